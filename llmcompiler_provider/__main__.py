@@ -1,0 +1,5 @@
+import sys
+
+from llmcompiler_provider.cli import main
+
+sys.exit(main())

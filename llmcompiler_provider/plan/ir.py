@@ -1,0 +1,186 @@
+"""The compiled form of a plan: a typed task graph (no Dask, no LLM, no Airflow).
+
+Arguments are plain literals (str, int, float, bool, None, list, dict) in which
+references may appear:
+
+* ``Ref(n)``: a bare ``$n``; the executor passes task ``n``'s result object itself.
+* ``Interp(("height of ", Ref(1), "")):`` a string with references inside; the
+  executor joins the parts, rendering each referenced result as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A bare reference to task ``id``'s result."""
+
+    id: int
+
+    def __repr__(self) -> str:
+        return f"${self.id}"
+
+
+@dataclass(frozen=True)
+class Interp:
+    """A string literal with references interpolated as text."""
+
+    parts: tuple[Any, ...]  # str | Ref
+
+    def __repr__(self) -> str:
+        return '"' + "".join(p if isinstance(p, str) else f"${{{p.id}}}" for p in self.parts) + '"'
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """Every reference inside an argument value, depth first."""
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, Interp):
+        for part in value.parts:
+            if isinstance(part, Ref):
+                yield part
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from iter_refs(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from iter_refs(item)
+
+
+def map_refs(value: Any, fn) -> Any:
+    """Rebuild ``value`` with every ``Ref`` replaced by ``fn(ref)``."""
+    if isinstance(value, Ref):
+        return fn(value)
+    if isinstance(value, Interp):
+        return Interp(tuple(fn(p) if isinstance(p, Ref) else p for p in value.parts))
+    if isinstance(value, list):
+        return [map_refs(v, fn) for v in value]
+    if isinstance(value, tuple):
+        return tuple(map_refs(v, fn) for v in value)
+    if isinstance(value, dict):
+        return {k: map_refs(v, fn) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where something is in the plan text (1-based line and column)."""
+
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Task:
+    """One tool call of the plan.
+
+    ``args``/``kwargs`` are already bound to the tool's signature by the analyzer
+    (``kwargs`` holds every parameter by name, defaults excluded).
+    """
+
+    id: int
+    tool: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    thought: str | None = None
+    span: Span | None = None
+    resources: dict[str, float] = field(default_factory=dict)
+    priority: int = 0
+    retries: int = 0
+    timeout: float | None = None
+    pure: bool = True
+    cost: float = 1.0
+    # batching: a task that stands for several calls of a batchable tool.
+    batch_of: tuple[int, ...] = ()
+
+    @property
+    def deps(self) -> frozenset[int]:
+        found = {r.id for r in iter_refs(self.args)} | {r.id for r in iter_refs(self.kwargs)}
+        return frozenset(found)
+
+    def with_(self, **changes: Any) -> "Task":
+        return replace(self, **changes)
+
+
+@dataclass
+class TaskGraph:
+    """An ordered graph of tasks, ready for dispatch.
+
+    ``aliases`` maps a task id removed by an optimizer pass to the id whose result
+    stands for it (common-subexpression elimination, batching).
+    ``outputs`` are the ids whose results the joiner observes (``None``: all).
+    ``units`` partitions task ids into execution units (one Dask task each);
+    ``None`` means one unit per task.
+    """
+
+    tasks: dict[int, Task] = field(default_factory=dict)
+    aliases: dict[int, int] = field(default_factory=dict)
+    outputs: frozenset[int] | None = None
+    units: list[tuple[int, ...]] | None = None
+    thought: str | None = None
+    has_join: bool = False
+    source: str = "<plan>"
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks.values())
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def resolve(self, task_id: int) -> int:
+        """The id whose result stands for ``task_id`` after optimization."""
+        seen = set()
+        while task_id in self.aliases and task_id not in seen:
+            seen.add(task_id)
+            task_id = self.aliases[task_id]
+        return task_id
+
+    def dependents(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {tid: [] for tid in self.tasks}
+        for task in self.tasks.values():
+            for dep in task.deps:
+                out.setdefault(dep, []).append(task.id)
+        return out
+
+    def copy(self, **changes: Any) -> "TaskGraph":
+        return replace(self, tasks=dict(self.tasks), aliases=dict(self.aliases), **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (used by ``llmcompiler compile --format json``)."""
+        return {
+            "source": self.source,
+            "tasks": [
+                {
+                    "id": t.id,
+                    "tool": t.tool,
+                    "args": [to_jsonable(a) for a in t.args],
+                    "kwargs": {k: to_jsonable(v) for k, v in t.kwargs.items()},
+                    "deps": sorted(t.deps),
+                    "resources": dict(t.resources),
+                    "priority": t.priority,
+                    "retries": t.retries,
+                    "timeout": t.timeout,
+                    "pure": t.pure,
+                    "thought": t.thought,
+                    "batch_of": list(t.batch_of),
+                    "line": t.span.line if t.span else None,
+                }
+                for t in self.tasks.values()
+            ],
+            "aliases": {str(k): v for k, v in self.aliases.items()},
+            "units": [list(u) for u in self.units] if self.units is not None else None,
+        }
+
+
+def to_jsonable(value: Any) -> Any:
+    """Literals stay literals; references become ``"$N"`` / interpolated ``"...${N}..."`` text."""
+    if isinstance(value, (Ref, Interp)):
+        return repr(value).strip('"') if isinstance(value, Interp) else f"${value.id}"
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    return value

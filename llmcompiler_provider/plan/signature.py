@@ -1,0 +1,38 @@
+"""What the compiler needs to know about a tool: its parameters and execution hints.
+
+The tool registry (``llmcompiler_provider.tools``) builds these from Python
+callables; the compiler only ever sees this description, never the callable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    required: bool = True
+    annotation: str = "Any"
+    variadic: bool = False  # *args: takes any number of extra positional arguments
+
+
+@dataclass(frozen=True)
+class ToolSignature:
+    name: str
+    params: tuple[Param, ...] = ()
+    description: str = ""
+    resources: Mapping[str, float] = field(default_factory=dict)
+    pure: bool = True  # same arguments, same result, no side effects
+    batchable: bool = False
+    cost: float = 1.0  # estimated seconds, used for critical-path priorities
+    retries: int = 0
+    timeout: float | None = None
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+#: what the analyzer looks tools up in: tool name -> signature
+Catalogue = Mapping[str, ToolSignature]
