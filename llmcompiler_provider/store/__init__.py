@@ -1,1 +1,34 @@
-"""store."""
+"""The metrics store: every run, plan, task and LLM call, in any SQLAlchemy database.
+
+SQLite under the project's home by default (see ``resolve_store_url``),
+PostgreSQL in production. The schema is created and upgraded by the Alembic
+migrations in ``store/migrations``, on first use in each process or with
+``llmcompiler db upgrade``.
+"""
+
+from llmcompiler_provider.store.engine import dispose_engines, get_engine, upgrade
+from llmcompiler_provider.store.errors import StoreError
+from llmcompiler_provider.store.location import display_url, home_dir, resolve_store_url
+from llmcompiler_provider.store.repository import find_run_ids, get_run, list_runs, save_run, trend
+from llmcompiler_provider.store.stats import emit_stats
+from llmcompiler_provider.store.unsaved import FlushReport, flush_unsaved, save_run_safely, unsaved_dir
+
+__all__ = [
+    "FlushReport",
+    "StoreError",
+    "display_url",
+    "dispose_engines",
+    "emit_stats",
+    "find_run_ids",
+    "flush_unsaved",
+    "get_engine",
+    "get_run",
+    "home_dir",
+    "list_runs",
+    "resolve_store_url",
+    "save_run",
+    "save_run_safely",
+    "trend",
+    "unsaved_dir",
+    "upgrade",
+]

@@ -1,0 +1,156 @@
+"""Saving and reading runs.
+
+``save_run`` is one transaction and idempotent: saving a run id again replaces
+that run with its plans, tasks and LLM calls, and a run from the same Airflow try
+(dag_id, run_id, task_id, map_index, try_number) replaces the one saved before,
+whatever its run id. Two writers saving the same run at once both succeed; the
+later one wins.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from llmcompiler_provider.store import convert
+from llmcompiler_provider.store.engine import for_writing, get_engine
+from llmcompiler_provider.store.models import LLMCallRow, Plan, Run, Task
+
+SAVE_ATTEMPTS = 3  # a concurrent save of the same run or Airflow try makes the first insert collide
+
+
+def _since(value: float | datetime | None) -> datetime | None:
+    if isinstance(value, (int, float)):
+        return convert.to_timestamp(float(value))
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _runs_replaced_by(result: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A condition matching the stored runs that ``result`` replaces."""
+    condition = Run.id == str(result["run_id"])
+    identity = convert.airflow_identity(result)
+    if identity and identity["try_number"] is not None:
+        same_try = and_(
+            Run.dag_id == identity["dag_id"],
+            Run.airflow_run_id == identity["run_id"],
+            Run.task_id == identity["task_id"],
+            Run.map_index == identity["map_index"],
+            Run.try_number == identity["try_number"],
+        )
+        condition = or_(condition, same_try)
+    return condition
+
+
+def _replace(session: Session, result: dict[str, Any]) -> None:
+    stale = select(Run.id).where(_runs_replaced_by(result)).scalar_subquery()
+    for table in (Task, Plan, LLMCallRow):
+        session.execute(delete(table).where(table.run_id.in_(stale)))
+    session.execute(delete(Run).where(_runs_replaced_by(result)))
+    session.add(convert.run_row(result, saved_at=datetime.now(timezone.utc)))
+    session.flush()  # the run row first: its children reference it
+    session.add_all([*convert.plan_rows(result), *convert.task_rows(result), *convert.llm_call_rows(result)])
+
+
+def save_run(result: dict[str, Any], url: str | None = None) -> str:
+    """Store ``result`` (``RunResult.to_dict()``) and return its run id.
+
+    Raises SQLAlchemy's errors when the store cannot be reached; ``save_run_safely``
+    is the variant that never raises.
+    """
+    if not result.get("run_id"):
+        raise ValueError("a run result needs a run_id to be stored")
+    engine = for_writing(get_engine(url))
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            with Session(engine) as session, session.begin():
+                _replace(session, result)
+            return str(result["run_id"])
+        except IntegrityError:
+            if attempt == SAVE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def list_runs(
+    url: str | None = None,
+    *,
+    limit: int = 50,
+    dag_id: str | None = None,
+    status: str | None = None,
+    since: float | datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The most recent runs first, as summaries (no plans, tasks or calls)."""
+    query = select(Run).order_by(Run.started.desc(), Run.saved_at.desc()).limit(limit)
+    if dag_id is not None:
+        query = query.where(Run.dag_id == dag_id)
+    if status is not None:
+        query = query.where(Run.status == status)
+    if since is not None:
+        query = query.where(Run.started >= _since(since))
+    with Session(get_engine(url)) as session:
+        return [convert.run_summary(run) for run in session.scalars(query)]
+
+
+def get_run(run_id: str, url: str | None = None) -> dict[str, Any] | None:
+    """Everything stored about ``run_id`` (with ``plans``, ``tasks`` and ``llm_calls``), or None."""
+    with Session(get_engine(url)) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return None
+        plans = session.scalars(select(Plan).where(Plan.run_id == run_id).order_by(Plan.iteration)).all()
+        tasks = session.scalars(
+            select(Task).where(Task.run_id == run_id).order_by(Task.plan_iteration, Task.task_id)
+        ).all()
+        calls = session.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq)).all()
+        return convert.run_detail(run, list(plans), list(tasks), list(calls))
+
+
+def find_run_ids(prefix: str, url: str | None = None, *, limit: int = 10) -> list[str]:
+    """Run ids starting with ``prefix`` (so people can type the first few characters)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = select(Run.id).where(Run.id.like(f"{escaped}%", escape="\\")).order_by(Run.id).limit(limit)
+    with Session(get_engine(url)) as session:
+        return list(session.scalars(query))
+
+
+def trend(
+    url: str | None = None,
+    *,
+    dag_id: str | None = None,
+    since: float | datetime | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """One point per run, oldest first, for the UI's trend plots (the newest ``limit`` runs)."""
+    columns = (Run.id, Run.started, Run.dag_id, Run.status, Run.wall_s, Run.sum_task_s, Run.critical_path_s,
+               Run.speedup, Run.efficiency, Run.task_count, Run.prompt_tokens, Run.completion_tokens)
+    query = select(*columns).order_by(Run.started.desc()).limit(limit)
+    if dag_id is not None:
+        query = query.where(Run.dag_id == dag_id)
+    if since is not None:
+        query = query.where(Run.started >= _since(since))
+    with Session(get_engine(url)) as session:
+        rows = session.execute(query).all()
+    return [
+        {
+            "run_id": row.id,
+            "started": convert.to_epoch(row.started),
+            "dag_id": row.dag_id,
+            "status": row.status,
+            "wall_s": row.wall_s,
+            "sum_task_s": row.sum_task_s,
+            "critical_path_s": row.critical_path_s,
+            "speedup": row.speedup,
+            "efficiency": row.efficiency,
+            "tasks": row.task_count,
+            "prompt_tokens": row.prompt_tokens,
+            "completion_tokens": row.completion_tokens,
+            "tokens": row.prompt_tokens + row.completion_tokens,
+        }
+        for row in reversed(rows)
+    ]

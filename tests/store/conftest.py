@@ -1,0 +1,144 @@
+"""Fixtures for the metrics store tests: real SQLite files and the real PostgreSQL server.
+
+PostgreSQL: one database per test session (dropped at the end), one schema per
+test, so parallel sessions and reruns never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from llmcompiler_provider.results import ClusterInfo, LLMCall, PlanIteration, RunResult, TaskRecord, Timings
+from llmcompiler_provider.store import dispose_engines
+
+POSTGRES_SERVER_URL = os.environ.get("LLMCOMPILER_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+T0 = 1_750_000_000.0  # a fixed epoch so timings are known exactly
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path, monkeypatch) -> Iterator[None]:
+    """Each test gets its own home folder and no store URL from the environment."""
+    monkeypatch.setenv("LLMCOMPILER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LLMCOMPILER_STORE_URL", raising=False)
+    yield
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; its URL. Dropped afterwards."""
+    name = f"llmcompiler_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        pytest.fail(
+            f"the PostgreSQL server at {POSTGRES_SERVER_URL} cannot be used ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}); the store tests marked 'postgres' need it running",
+            pytrace=False,
+        )
+    try:
+        yield POSTGRES_SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """A URL whose tables live in a schema of their own (empty: no tables yet)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{postgres_database}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'store' / 'metrics.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request) -> str:
+    """The same test against a SQLite file and against PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+def task(task_id: int, start: float | None, stop: float | None, *, deps=(), status="success", **extra: Any) -> TaskRecord:
+    """A finished tool call whose times are offsets in seconds from ``T0``."""
+    return TaskRecord(
+        id=task_id,
+        tool=extra.pop("tool", "search"),
+        args=extra.pop("args", [f"query {task_id}"]),
+        deps=list(deps),
+        status=status,
+        worker=extra.pop("worker", f"tcp://127.0.0.1:{40000 + task_id % 2}"),
+        queued=T0 + start if start is not None else None,
+        start=T0 + start if start is not None else None,
+        stop=T0 + stop if stop is not None else None,
+        attempts=1 if start is not None else 0,
+        result=extra.pop("result", f"result {task_id}" if status == "success" else None),
+        **extra,
+    )
+
+
+def synthetic_result(
+    tasks: list[TaskRecord] | None = None,
+    *,
+    run_id: str | None = None,
+    status: str = "success",
+    error: str | None = None,
+    airflow: dict[str, Any] | None = None,
+    started_offset: float = 0.0,
+    prompt: str = "How tall are the Eiffel Tower and the Statue of Liberty?",
+) -> dict[str, Any]:
+    """A ``RunResult.to_dict()`` with a fan-out of 4 tasks of 1 s on 2 workers unless ``tasks`` is given."""
+    if tasks is None:
+        tasks = [task(1, 0, 1), task(2, 0, 1), task(3, 1, 2), task(4, 1, 2)]
+    result = RunResult(
+        status=status,
+        error=error,
+        prompt=prompt,
+        answer="324 m and 93 m" if status == "success" else None,
+        toolset="demo",
+        planner_model="qwen2.5-0.5b-instruct",
+        joiner_model="qwen2.5-0.5b-instruct",
+        cluster=ClusterInfo(kind="local", address="tcp://127.0.0.1:8786", workers=2, gpu_slots=0),
+        airflow=airflow,
+        started=T0 + started_offset - 0.5,
+        finished=T0 + started_offset + 2.5,
+        plans=[PlanIteration(iteration=0, text="1. search(\"a\")\njoin()", tasks=tasks, thought="look both up")],
+        llm_calls=[
+            LLMCall(role="planner", model="qwen", prompt_tokens=120, completion_tokens=40, latency_s=0.8,
+                    ttft_s=0.1, started=T0 - 0.5),
+            LLMCall(role="joiner", model="qwen", prompt_tokens=200, completion_tokens=10, latency_s=0.3,
+                    started=T0 + 2.1),
+        ],
+        timings=Timings(wall_s=3.0, sum_task_s=4.0, critical_path_s=1.0, speedup=2.0, efficiency=0.5,
+                        first_dispatch_s=0.5, planning_s=0.5, execution_s=2.0, joining_s=0.3),
+    )
+    if run_id:
+        result.run_id = run_id
+    return result.to_dict()
+
+
+@pytest.fixture
+def make_result() -> Callable[..., dict[str, Any]]:
+    return synthetic_result
+
+
+@pytest.fixture
+def make_task() -> Callable[..., TaskRecord]:
+    return task
