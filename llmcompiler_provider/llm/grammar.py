@@ -107,8 +107,12 @@ def _arg_list(arg: str, minimum: int, maximum: int | None) -> str:
 
 
 def joiner_grammar() -> str:
-    """A GBNF grammar for the joiner: a thought, then ``Action: Finish(answer)`` or ``Action: Replan(reason)``."""
+    """A GBNF grammar for the joiner: a thought, then ``Action: Finish(answer)`` or ``Action: Replan(reason)``.
+
+    The answer may hold balanced parentheses one level deep; its closing ``)`` ends the output.
+    """
     return (
-        'root ::= "Thought: " line "\\n" "Action: " ("Finish" | "Replan") "(" line ")"\n'
+        'root ::= "Thought: " line "\\n" "Action: " ("Finish" | "Replan") "(" body ")"\n'
         "line ::= [^\\n]+\n"
+        'body ::= ([^()\\n] | "(" [^()\\n]* ")")+\n'
     )

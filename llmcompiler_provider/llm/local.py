@@ -171,7 +171,7 @@ class LocalChatModel(StreamingChatModel):
                 f"the prompt has {len(prompt_tokens)} tokens, more than the {model.n_ctx}-token context "
                 f"of local model {self.model_name}"
             )
-        compiled_grammar = _compile_grammar(grammar) if grammar else None
+        compiled_grammar = _compile_grammar(model, grammar) if grammar else None
         return ChatStream(
             self,
             lambda finish: self._generate(
@@ -234,9 +234,20 @@ class LocalChatModel(StreamingChatModel):
             finish(clock.usage(len(prompt_tokens), completion_tokens))
 
 
-def _compile_grammar(grammar: str) -> Any:
+_valid_grammars: set[str] = set()
+
+
+def _compile_grammar(model: LoadedModel, grammar: str) -> Any:
+    """A ``LlamaGrammar`` for ``grammar``, checked first: llama.cpp crashes the process on an invalid one."""
     import llama_cpp
 
+    if grammar not in _valid_grammars:
+        sampler = llama_cpp.llama_sampler_init_grammar(model.llama._model.vocab, grammar.encode("utf-8"), b"root")
+        if not sampler:
+            first_line = grammar.strip().splitlines()[0] if grammar.strip() else ""
+            raise ValueError(f"the grammar is not valid GBNF (llama.cpp rejects it); it begins: {first_line[:80]!r}")
+        llama_cpp.llama_sampler_free(sampler)
+        _valid_grammars.add(grammar)
     return llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
 
 

@@ -1,0 +1,120 @@
+"""The embedded local model (SmolLM2-135M-Instruct through llama-cpp-python), for real."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from llmcompiler_provider.llm import (
+    ChatModel,
+    LLMPromptTooLong,
+    LLMTimeout,
+    LLMUnavailable,
+    LocalChatModel,
+    Usage,
+    get_local_model,
+    load_count,
+    make_chat_model,
+)
+
+pytestmark = pytest.mark.slow
+
+COUNTING = [{"role": "user", "content": "Count from one to twenty in words, separated by spaces."}]
+
+
+def test_local_model_follows_the_chat_model_protocol(local_model):
+    assert isinstance(local_model, ChatModel)
+    assert "SmolLM2" in local_model.model_name
+
+
+def test_local_model_loads_once_per_process(local_model):
+    assert get_local_model() is local_model
+    assert make_chat_model("local") is local_model
+    assert load_count() == 1
+
+
+def test_stream_yields_several_pieces_then_reports_usage(local_model):
+    stream = local_model.stream(COUNTING, max_tokens=12)
+    pieces = list(stream)
+    assert len(pieces) > 1
+    assert "".join(pieces).strip()
+    assert isinstance(stream.usage, Usage)
+    assert stream.usage == local_model.last_usage
+    assert stream.usage.prompt_tokens > 5
+    assert 1 <= stream.usage.completion_tokens <= 12
+    assert stream.usage.ttft_s is not None and stream.usage.ttft_s <= stream.usage.latency_s
+
+
+def test_max_tokens_bounds_the_answer(local_model):
+    _, usage = local_model.complete(COUNTING, max_tokens=4)
+    assert usage.completion_tokens == 4
+
+
+def test_same_prompt_same_answer_at_temperature_zero(local_model):
+    first, _ = local_model.complete(COUNTING, max_tokens=10)
+    second, _ = local_model.complete(COUNTING, max_tokens=10)
+    assert first == second
+
+
+def test_stop_sequence_cuts_the_answer_before_it(local_model):
+    full, _ = local_model.complete(COUNTING, max_tokens=24)
+    words = full.split()
+    assert len(words) >= 4, full
+    stop_word = words[2]
+    cut, _ = local_model.complete(COUNTING, max_tokens=24, stop=[stop_word])
+    assert stop_word not in cut
+    assert full.startswith(cut)
+    assert cut == full[: full.index(stop_word)]
+
+
+def test_closing_a_stream_early_frees_the_model(local_model):
+    with local_model.stream(COUNTING, max_tokens=50) as stream:
+        first_piece = next(stream)
+    assert first_piece
+    assert stream.usage is not None and stream.usage.completion_tokens < 50
+    text, _ = local_model.complete(COUNTING, max_tokens=3, timeout=30)
+    assert text
+
+
+def test_concurrent_calls_are_serialized_and_each_gets_its_own_answer(local_model):
+    prompts = [
+        [{"role": "user", "content": "Name a colour."}],
+        [{"role": "user", "content": "Name an animal."}],
+    ]
+    expected = [local_model.complete(p, max_tokens=8)[0] for p in prompts]
+    got: dict[int, str] = {}
+
+    def run(i: int) -> None:
+        got[i] = local_model.complete(prompts[i], max_tokens=8, timeout=60)[0]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert [got.get(0), got.get(1)] == expected
+
+
+def test_a_tiny_timeout_raises_llm_timeout(local_model):
+    with pytest.raises(LLMTimeout, match="did not finish within"):
+        local_model.complete(COUNTING, max_tokens=200, timeout=1e-6)
+
+
+def test_a_prompt_larger_than_the_context_is_refused_clearly(local_model):
+    huge = [{"role": "user", "content": "word " * 6000}]
+    with pytest.raises(LLMPromptTooLong, match=r"more than the 4096-token context"):
+        local_model.stream(huge, max_tokens=8)
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path):
+    missing = LocalChatModel(str(tmp_path / "nothing.gguf"))
+    with pytest.raises(LLMUnavailable, match="does not exist"):
+        missing.complete([{"role": "user", "content": "hi"}], max_tokens=2)
+
+
+def test_messages_are_checked_before_generating(local_model):
+    with pytest.raises(ValueError, match="at least one message"):
+        local_model.stream([])
+    with pytest.raises(ValueError, match="'role' and 'content'"):
+        local_model.stream([{"text": "hi"}])
