@@ -123,6 +123,11 @@ def estimate_tokens(text: str) -> int:
     return max(1, round(len(text) / 4)) if text else 0
 
 
+def clean_stop(stop: list[str] | None) -> list[str]:
+    """Stop sequences without empty strings (which would stop before the first token) or repeats."""
+    return list(dict.fromkeys(s for s in (stop or []) if s))
+
+
 def validate_messages(messages: list[dict]) -> None:
     """Reject what no backend can send, with a clear sentence."""
     if not messages:

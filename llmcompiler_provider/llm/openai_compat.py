@@ -21,6 +21,7 @@ from llmcompiler_provider.llm.base import (
     ChatStream,
     StreamingChatModel,
     Usage,
+    clean_stop,
     estimate_tokens,
     validate_messages,
 )
@@ -125,8 +126,9 @@ class OpenAIChatModel(StreamingChatModel):
             "max_tokens": max_tokens,
             "temperature": temperature,
         }
+        stop = clean_stop(stop)
         if stop:
-            request["stop"] = list(stop)
+            request["stop"] = stop
         if grammar and self.supports_grammar:
             request["extra_body"] = {"grammar": grammar}
         seconds = self.timeout if timeout is None else float(timeout)

@@ -146,19 +146,16 @@ def sse_chunk(content: str | None = None, finish_reason: str | None = None, usag
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
+USAGE = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
 GOOD_STREAM = (
-    sse_chunk("Hello")
-    + sse_chunk(", world")
-    + sse_chunk(finish_reason="stop")
-    + sse_chunk(usage={"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9})
-    + b"data: [DONE]\n\n"
+    sse_chunk("Hello") + sse_chunk(", world") + sse_chunk(finish_reason="stop") + sse_chunk(usage=USAGE) + b"data: [DONE]\n\n"
 )
 
 
 class ScriptedServer:
     """Answers ``/<scenario>/v1/chat/completions`` according to the scenario's name.
 
-    Scenarios: ``ok``, ``unauthorized`` (401), ``forbidden`` (403), ``flaky`` (429 once, then ok),
+    Scenarios: ``ok``, ``old-server`` (400 on ``stream_options``, no usage), ``unauthorized`` (401), ``forbidden`` (403), ``flaky`` (429 once, then ok),
     ``rate-limited`` (429 always), ``broken`` (500 always), ``drop`` (one piece, then the socket
     is closed mid-body), ``truncated`` (one piece, then a clean end without a finish),
     ``malformed`` (an event that is not JSON), ``silent`` (never answers). A scenario may carry a
@@ -190,6 +187,7 @@ class ScriptedServer:
                 scenario = self.path.strip("/").split("/")[0]
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                self.scenario = scenario
                 server.requests[scenario] += 1
                 server.bodies.setdefault(scenario, []).append(body)
                 server.headers.setdefault(scenario, []).append({k.lower(): v for k, v in self.headers.items()})
@@ -199,6 +197,12 @@ class ScriptedServer:
             # scenarios ------------------------------------------------------------
             def answer_ok(self, attempt: int) -> None:
                 self.send_stream(GOOD_STREAM)
+
+            def answer_old_server(self, attempt: int) -> None:
+                if "stream_options" in server.bodies[self.scenario][-1]:
+                    self.send_json(400, {"error": {"message": "unknown field: stream_options"}})
+                else:
+                    self.send_stream(GOOD_STREAM.replace(sse_chunk(usage=USAGE), b""))
 
             def answer_unauthorized(self, attempt: int) -> None:
                 self.send_json(401, {"error": {"message": "Incorrect API key provided: sk-secret-key-123456"}})

@@ -118,3 +118,14 @@ def test_messages_are_checked_before_generating(local_model):
         local_model.stream([])
     with pytest.raises(ValueError, match="'role' and 'content'"):
         local_model.stream([{"text": "hi"}])
+
+
+def test_an_empty_stop_sequence_is_ignored(local_model):
+    with_empty, _ = local_model.complete(COUNTING, max_tokens=6, stop=[""])
+    without, _ = local_model.complete(COUNTING, max_tokens=6)
+    assert with_empty == without != ""
+
+
+def test_an_invalid_grammar_is_refused_before_llama_cpp_sees_it(local_model):
+    with pytest.raises(ValueError, match="not valid GBNF"):
+        local_model.stream(COUNTING, grammar="root ::= undefined_rule")

@@ -116,6 +116,21 @@ def test_a_good_stream_reports_the_servers_exact_usage(scripted_server):
     assert "grammar" not in sent
 
 
+def test_a_server_that_rejects_stream_options_gets_estimated_usage(scripted_server):
+    model = scripted(scripted_server, "old-server-1")
+    text, usage = model.complete(HELLO)
+    assert text == "Hello, world"
+    assert usage.exact is False and usage.completion_tokens == 2 and usage.prompt_tokens > 0
+    assert [("stream_options" in body) for body in scripted_server.bodies["old-server-1"]] == [True, False]
+    model.complete(HELLO)  # remembered: asked once, not again
+    assert scripted_server.requests["old-server-1"] == 3
+
+
+def test_empty_stop_sequences_are_dropped(scripted_server):
+    scripted(scripted_server, "ok-4").complete(HELLO, stop=["", "END", "END"])
+    assert scripted_server.bodies["ok-4"][0]["stop"] == ["END"]
+
+
 def test_grammar_is_only_sent_when_the_server_supports_it(scripted_server):
     scripted(scripted_server, "ok-1").complete(HELLO, grammar='root ::= "x"')
     scripted(scripted_server, "ok-2", supports_grammar=True).complete(HELLO, grammar='root ::= "x"')
