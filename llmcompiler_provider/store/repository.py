@@ -3,16 +3,18 @@
 ``save_run`` is one transaction and idempotent: saving a run id again replaces
 that run with its plans, tasks and LLM calls, and a run from the same Airflow try
 (dag_id, run_id, task_id, map_index, try_number) replaces the one saved before,
-whatever its run id. Two writers saving the same run at once both succeed; the
-later one wins.
+whatever its run id. Two writers saving the same run at once both succeed, one
+after the other (PostgreSQL advisory locks, SQLite's write lock); the later wins.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,7 +49,25 @@ def _runs_replaced_by(result: dict[str, Any]):  # type: ignore[no-untyped-def]
     return condition
 
 
+def _lock_keys(result: dict[str, Any]) -> list[int]:
+    """64-bit keys naming the run id and the Airflow try, for PostgreSQL advisory locks."""
+    names = [f"run:{result['run_id']}"]
+    identity = convert.airflow_identity(result)
+    if identity:
+        names.append("try:" + json.dumps(identity, sort_keys=True))
+    digests = (hashlib.sha256(name.encode()).digest()[:8] for name in names)
+    return sorted(int.from_bytes(d, "big", signed=True) for d in digests)
+
+
+def _serialize_writers_of(session: Session, result: dict[str, Any]) -> None:
+    """Make concurrent saves of the same run or Airflow try wait for each other (SQLite already does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        for key in _lock_keys(result):  # sorted, so two writers never wait on each other crosswise
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def _replace(session: Session, result: dict[str, Any]) -> None:
+    _serialize_writers_of(session, result)
     stale = select(Run.id).where(_runs_replaced_by(result)).scalar_subquery()
     for table in (Task, Plan, LLMCallRow):
         session.execute(delete(table).where(table.run_id.in_(stale)))

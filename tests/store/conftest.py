@@ -67,6 +67,7 @@ def postgres_url(postgres_database: str) -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
+    (tmp_path / "store").mkdir()
     return f"sqlite:///{tmp_path / 'store' / 'metrics.db'}"
 
 
