@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
+from gbnf_sampler import GrammarSampler
 
 from llmcompiler_provider.llm import END_OF_PLAN, joiner_grammar, plan_grammar
 from llmcompiler_provider.plan.signature import Param, ToolSignature
@@ -85,3 +87,34 @@ def _plan_compiler():
     except ImportError:
         return None
     return compile_plan
+
+
+GRAMMAR_CATALOGUES = {
+    "small": None,  # the small_catalogue fixture
+    "shapes": {
+        "now": ToolSignature("now"),
+        "pick": ToolSignature("pick", (Param("a", required=False), Param("b", required=False))),
+        "total": ToolSignature("total", (Param("first"), Param("rest", required=False, variadic=True))),
+        "web_search": ToolSignature("web_search", (Param("query"),)),
+    },
+}
+
+
+@pytest.mark.parametrize("catalogue_name", sorted(GRAMMAR_CATALOGUES))
+def test_every_plan_the_plan_grammar_admits_compiles(catalogue_name, small_catalogue):
+    from llmcompiler_provider.plan import compile_plan
+
+    catalogue = GRAMMAR_CATALOGUES[catalogue_name] or small_catalogue
+    grammar = plan_grammar(catalogue, max_tasks=6)
+    for seed in range(150):
+        plan = GrammarSampler(grammar, random.Random(seed)).sentence()
+        graph = compile_plan(plan, catalogue, optimize=False, require_join=True)
+        calls = [line for line in plan.splitlines() if re.match(r"\d+\. ", line)]
+        assert len(graph) == len(calls) - 1 and 1 <= len(graph) <= 6, plan
+        assert {task.tool for task in graph} <= set(catalogue)
+
+
+def test_every_answer_the_joiner_grammar_admits_has_the_joiner_format():
+    for seed in range(100):
+        answer = GrammarSampler(joiner_grammar(), random.Random(seed)).sentence()
+        assert re.fullmatch(r"Thought: [^\n]+\nAction: (Finish|Replan)\(([^()\n]|\([^()\n]*\))+\)", answer), answer
