@@ -1,0 +1,1 @@
+"""Alembic revisions of the metrics store; alembic skips this file."""
