@@ -9,6 +9,7 @@ import pytest
 from gbnf_sampler import GrammarSampler
 
 from llmcompiler_provider.llm import END_OF_PLAN, joiner_grammar, plan_grammar
+from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.plan.signature import Param, ToolSignature
 
 PLAN_LINE = re.compile(r"^(Thought: [^\n]+|\d+\. (search|math)\(.*\)|\d+\. join\(\))$")
@@ -63,11 +64,9 @@ def test_the_local_model_writes_a_plan_that_parses_under_the_plan_grammar(local_
     numbers = [int(line.split(".")[0]) for line in lines if line[0].isdigit()]
     assert numbers == list(range(1, len(numbers) + 1))
     assert lines[-1].endswith("join()")
-    compile_plan = _plan_compiler()
-    if compile_plan is not None:
-        graph = compile_plan(text, small_catalogue)
-        assert len(graph) == len(numbers) - 1
-        assert {task.tool for task in graph} <= {"search", "math"}
+    graph = compile_plan(text, small_catalogue, optimize=False, require_join=True)
+    assert len(graph) == len(numbers) - 1
+    assert {task.tool for task in graph} <= {"search", "math"}
 
 
 @pytest.mark.slow
@@ -78,15 +77,6 @@ def test_the_local_model_answers_in_joiner_format_under_the_joiner_grammar(local
     ]
     text, _ = local_model.complete(messages, grammar=joiner_grammar(), max_tokens=60)
     assert re.fullmatch(r"Thought: [^\n]+\nAction: (Finish|Replan)\([^\n]+\)", text), text
-
-
-def _plan_compiler():
-    """``compile_plan`` once the plan compiler exists (it is written in parallel), else None."""
-    try:
-        from llmcompiler_provider.plan import compile_plan
-    except ImportError:
-        return None
-    return compile_plan
 
 
 GRAMMAR_CATALOGUES = {
@@ -102,8 +92,6 @@ GRAMMAR_CATALOGUES = {
 
 @pytest.mark.parametrize("catalogue_name", sorted(GRAMMAR_CATALOGUES))
 def test_every_plan_the_plan_grammar_admits_compiles(catalogue_name, small_catalogue):
-    from llmcompiler_provider.plan import compile_plan
-
     catalogue = GRAMMAR_CATALOGUES[catalogue_name] or small_catalogue
     grammar = plan_grammar(catalogue, max_tasks=6)
     for seed in range(150):
