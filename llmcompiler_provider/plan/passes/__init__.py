@@ -1,0 +1,52 @@
+"""Optimizer passes, one module each, each a pure function ``run(graph, catalogue) -> TaskGraph``.
+
+``PASSES`` lists them in the order ``optimize`` runs them:
+
+* ``cse``: identical pure calls run once (later ones become aliases);
+* ``dce``: pure tasks whose results reach no output are removed (only when
+  ``graph.outputs`` is set);
+* ``batching``: independent calls to a ``batchable`` tool merge into one;
+* ``priorities``: critical-path priorities from tool cost estimates (last, so
+  batch tasks get theirs too).
+
+Every pass is linear in tasks plus references, returns a new graph (or the
+same one when it changes nothing) and never modifies its input.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Collection, Mapping
+
+from llmcompiler_provider.plan.ir import TaskGraph
+from llmcompiler_provider.plan.passes import batching, cse, dce, priorities
+from llmcompiler_provider.plan.signature import ToolSignature
+
+Pass = Callable[[TaskGraph, Mapping[str, ToolSignature]], TaskGraph]
+
+PASSES: dict[str, Pass] = {
+    "cse": cse.run,
+    "dce": dce.run,
+    "batching": batching.run,
+    "priorities": priorities.run,
+}
+
+
+def check_pass_names(names: Collection[str]) -> None:
+    """Raise ``ValueError`` naming the first unknown pass in ``names``."""
+    for name in names:
+        if name not in PASSES:
+            raise ValueError(f"unknown optimizer pass {name!r}: choose from {', '.join(PASSES)}")
+
+
+def optimize(
+    graph: TaskGraph, catalogue: Mapping[str, ToolSignature], *, disabled: Collection[str] = ()
+) -> TaskGraph:
+    """Run every pass of ``PASSES`` except the ``disabled`` ones, in order."""
+    check_pass_names(disabled)
+    for name, run in PASSES.items():
+        if name not in disabled:
+            graph = run(graph, catalogue)
+    return graph
+
+
+__all__ = ["PASSES", "Pass", "check_pass_names", "optimize"]

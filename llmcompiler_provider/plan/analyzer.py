@@ -1,0 +1,336 @@
+"""Semantic analysis: plan lines, one at a time, checked against the tool catalogue.
+
+``PlanAnalyzer.add_line`` parses one line, checks it (task ids, tool names,
+arguments, references, what may follow ``join()``), records every problem as a
+``Diagnostic``, and returns the finished ``Task`` when the line completes one.
+Both ``compile_plan`` and ``PlanStream`` drive it, so whole-text and streamed
+compilation accept exactly the same plans.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Collection, Mapping
+
+from llmcompiler_provider.plan.ast import Argument, Blank, Call, EndOfPlan, Prose, Thought
+from llmcompiler_provider.plan.errors import MAX_ERRORS, Diagnostic, PlanSyntaxError
+from llmcompiler_provider.plan.ir import Ref, Span, Task, TaskGraph, map_refs
+from llmcompiler_provider.plan.lexer import shorten
+from llmcompiler_provider.plan.parser import END_OF_PLAN, parse_line
+from llmcompiler_provider.plan.passes.cse import call_key
+from llmcompiler_provider.plan.signature import ToolSignature
+
+# where the plan is: before join(), after join(), after <END_OF_PLAN>
+_PLANNING, _JOINED, _ENDED = "planning", "joined", "ended"
+
+
+def did_you_mean(name: str, choices: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Binder:
+    """How a tool's parameters take a call's arguments (computed once per tool)."""
+
+    __slots__ = ("tool", "positional", "variadic", "order", "names", "required")
+
+    def __init__(self, signature: ToolSignature) -> None:
+        self.tool = signature.name
+        variadic_at = next((i for i, p in enumerate(signature.params) if p.variadic), None)
+        named = [p for p in signature.params if not p.variadic]
+        self.variadic = variadic_at is not None
+        before = signature.params if variadic_at is None else signature.params[:variadic_at]
+        self.positional = tuple(p.name for p in before)
+        self.order = tuple(p.name for p in named)
+        self.names = frozenset(self.order)
+        self.required = tuple(p.name for p in named if p.required)
+
+
+class PlanAnalyzer:
+    """The state of one plan being compiled, line by line.
+
+    ``prior_ids`` are task ids of earlier plans (a replan continues their
+    numbering): references to them are allowed, and new ids must be larger.
+    With ``cse``, an identical pure call to an earlier task is not added: its id
+    is recorded in ``graph.aliases`` and later references are rewritten.
+    """
+
+    def __init__(
+        self,
+        catalogue: Mapping[str, ToolSignature],
+        *,
+        source: str = "<plan>",
+        prior_ids: Collection[int] = (),
+        cse: bool = False,
+    ) -> None:
+        self.catalogue = catalogue
+        self.source = source
+        self.graph = TaskGraph(source=source)
+        self.diagnostics: list[Diagnostic] = []
+        self.line_no = 0
+        self.prior_ids = frozenset(prior_ids)
+        self.max_prior = max(self.prior_ids, default=0)
+        self.last_id = self.max_prior
+        self.defined: dict[int, int] = {}  # task id -> line number (tasks of this plan)
+        self.broken: set[int] = set()  # ids of tasks with errors: references to them are not reported again
+        self.stage = _PLANNING
+        self.thought: list[str] = []  # Thought text waiting for the next task
+        self.in_thought = False
+        self.cse = cse
+        self._call_keys: dict[tuple, int] = {}
+        self._binders: dict[str, _Binder] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.stage != _PLANNING
+
+    @property
+    def gave_up(self) -> bool:
+        return len(self.diagnostics) > MAX_ERRORS
+
+    # lines -----------------------------------------------------------------------------
+    def add_line(self, text: str) -> Task | None:
+        """Analyze the next line; returns the task it completes, if any."""
+        self.line_no += 1
+        if text.endswith("\r"):
+            text = text[:-1]
+        try:
+            node = parse_line(text)
+        except PlanSyntaxError as error:
+            if self.stage != _PLANNING:
+                self._after_end(len(text) - len(text.lstrip()) + 1)
+            else:
+                self.error(error.col, error.message)
+                if error.task_number is not None and error.task_number > self.last_id:
+                    self.broken.add(error.task_number)
+                    self.last_id = error.task_number
+            self.in_thought = False
+            return None
+        if node.__class__ is Blank:
+            return None
+        if self.stage != _PLANNING:
+            if node.__class__ is EndOfPlan and self.stage == _JOINED:
+                self.stage = _ENDED
+            else:
+                self._after_end(len(text) - len(text.lstrip()) + 1)
+            return None
+        if node.__class__ is Call:
+            self.in_thought = False
+            if node.is_join:
+                self._join(node)
+                return None
+            return self._task(node)
+        if node.__class__ is Thought:
+            self._add_thought(node.text, new=True)
+        elif node.__class__ is Prose:
+            self._prose(node)
+        else:  # EndOfPlan before join()
+            self.error(node.col, f"{END_OF_PLAN} before join(): end the plan with join() first")
+        return None
+
+    def finish(self, *, require_join: bool = False) -> None:
+        """The text has ended: with ``require_join``, a plan without ``join()`` is an error."""
+        if require_join and not self.graph.has_join and not self.gave_up:
+            self.error(1, "the plan does not end with join()", line=max(self.line_no, 1))
+
+    def error(self, col: int, message: str, *, line: int | None = None) -> None:
+        if len(self.diagnostics) < MAX_ERRORS:
+            self.diagnostics.append(Diagnostic(self.source, line or self.line_no, col, message))
+        elif len(self.diagnostics) == MAX_ERRORS:
+            self.diagnostics.append(
+                Diagnostic(self.source, line or self.line_no, 1, f"too many errors ({MAX_ERRORS}); stopping here")
+            )
+
+    def _after_end(self, col: int) -> None:
+        if self.stage == _JOINED:
+            self.error(col, "text after join(): join() must be the last action of the plan")
+        else:
+            self.error(col, f"text after {END_OF_PLAN}: the plan has ended")
+
+    def _add_thought(self, text: str, *, new: bool) -> None:
+        self.in_thought = True
+        if not text:
+            return
+        if new or not self.thought:
+            self.thought.append(text)
+        else:
+            self.thought[-1] = f"{self.thought[-1]} {text}" if self.thought[-1] else text
+        if not self.graph.tasks and not self.graph.has_join:
+            self.graph.thought = "\n".join(self.thought)
+
+    def _prose(self, node: Prose) -> None:
+        if node.looks_like_call:
+            self.error(node.col, "missing task number: write each action as 'N. tool(...)'")
+        elif self.in_thought:
+            self._add_thought(node.text, new=False)
+        else:
+            self.error(
+                node.col,
+                f"expected a numbered action like '1. tool(...)', a 'Thought:' line or join(), "
+                f"found '{shorten(node.text)}'",
+            )
+
+    # join ------------------------------------------------------------------------------
+    def _join(self, call: Call) -> None:
+        if call.number is not None:
+            self._check_number(call)
+        if call.arguments:
+            self.error(call.arguments[0].col, "join() takes no arguments")
+        self.graph.has_join = True
+        self.stage = _ENDED if call.end_of_plan else _JOINED
+        self.thought = []
+
+    # tasks -----------------------------------------------------------------------------
+    def _task(self, call: Call) -> Task | None:
+        errors_before = len(self.diagnostics)
+        number = call.number
+        number_ok = self._check_number(call)
+        if call.end_of_plan:
+            self.error(call.tool_col + len(call.tool), f"{END_OF_PLAN} may only follow join()")
+        signature = self.catalogue.get(call.tool)
+        if signature is None:
+            hint = did_you_mean(call.tool, [*self.catalogue, "join"])
+            self.error(call.tool_col, f"unknown tool '{shorten(call.tool)}'{hint}")
+        refs_ok = self._check_refs(call)
+        bound = self._bind(call, signature) if signature is not None else None
+        failed = len(self.diagnostics) > errors_before or not refs_ok or bound is None
+        if number_ok:
+            self.defined[number] = self.line_no
+            self.last_id = number
+        if failed:
+            if number_ok:
+                self.broken.add(number)
+            return None
+        args, kwargs = bound
+        aliases = self.graph.aliases
+        deps = frozenset([ref.id for ref in call.refs])
+        if aliases and any(i in aliases for i in deps):
+            rewrite = _alias_rewriter(aliases)
+            args, kwargs = map_refs(args, rewrite), map_refs(kwargs, rewrite)
+            deps = frozenset(aliases.get(i, i) for i in deps)
+        thought = "\n".join(self.thought) if self.thought else None
+        self.thought = []
+        task = Task(
+            id=number,
+            tool=call.tool,
+            args=args,
+            kwargs=kwargs,
+            thought=thought,
+            span=Span(self.line_no, call.number_col),
+            resources=dict(signature.resources),
+            retries=signature.retries,
+            timeout=signature.timeout,
+            pure=signature.pure,
+            cost=signature.cost,
+        )
+        task.__dict__["deps"] = deps  # the parser found the references already: seed Task.deps's cache
+        if self.cse and task.pure:
+            key = call_key(task)
+            first = self._call_keys.get(key)
+            if first is not None:
+                aliases[number] = first
+                return None
+            self._call_keys[key] = number
+        self.graph.tasks[number] = task
+        return task
+
+    def _check_number(self, call: Call) -> bool:
+        """Is the task number new and larger than every earlier one? (reports why not)"""
+        number, col = call.number, call.number_col
+        if number == 0:
+            self.error(col, "task ids start at 1")
+            return False
+        if number > self.last_id:
+            return True
+        if number in self.defined:
+            self.error(col, f"duplicate task id {number} (already used on line {self.defined[number]})")
+        elif number in self.prior_ids or number <= self.max_prior:
+            self.error(col, f"task id {number} belongs to an earlier plan: continue after {self.max_prior}")
+        else:
+            self.error(col, f"task id {number} comes after task {self.last_id}: ids must increase")
+            self.broken.add(number)
+        return False
+
+    def _check_refs(self, call: Call) -> bool:
+        """Report references to nothing, to this task or to later tasks; False if any is bad."""
+        ok = True
+        number = call.number
+        for ref in call.refs:
+            rid = ref.id
+            if rid in self.defined and rid < number and rid not in self.broken:
+                continue
+            ok = False
+            if rid == 0:
+                self.error(ref.col, "$0 refers to no task: task ids start at 1")
+            elif rid == number:
+                self.error(ref.col, f"task {number} cannot use its own result ${rid}")
+            elif rid > number:
+                self.error(
+                    ref.col, f"${rid} refers to task {rid}, which comes later: a task can only use earlier results"
+                )
+            elif rid in self.broken:
+                pass  # that task's own error is reported already
+            elif rid in self.prior_ids:
+                ok = True
+            else:
+                self.error(ref.col, f"${rid} refers to no task: there is no task {rid} before this line")
+        return ok
+
+    def _bind(self, call: Call, signature: ToolSignature) -> tuple[tuple, dict] | None:
+        """Arguments -> (args, kwargs) as documented on ``Task``; None after reporting a problem."""
+        binder = self._binders.get(call.tool)
+        if binder is None:
+            binder = self._binders[call.tool] = _Binder(signature)
+        tool = call.tool
+        given: dict[str, object] = {}
+        extra: list[object] = []
+        ok = True
+        positional = binder.positional
+        for index, argument in enumerate(call.arguments):
+            name = argument.name
+            if name is None:
+                if index < len(positional):
+                    given[positional[index]] = argument.value
+                elif binder.variadic:
+                    extra.append(argument.value)
+                else:
+                    count = len(positional)
+                    self.error(
+                        argument.col,
+                        f"too many arguments: {tool}() takes {count} positional argument{'s' * (count != 1)} "
+                        f"but {sum(a.name is None for a in call.arguments)} were given",
+                    )
+                    return None
+            elif name not in binder.names:
+                self.error(argument.col, f"unknown keyword argument '{shorten(name)}' for {tool}(){did_you_mean(name, binder.order)}")
+                ok = False
+            elif name in given:
+                self.error(argument.col, _repeated(tool, name, call.arguments, argument))
+                ok = False
+            else:
+                given[name] = argument.value
+        for name in binder.required:
+            if name not in given:
+                self.error(call.tool_col, f"{tool}() is missing its required argument '{name}'")
+                ok = False
+        if not ok:
+            return None
+        if extra:
+            args = tuple(given.pop(name) for name in positional) + tuple(extra)
+            return args, {name: given[name] for name in binder.order if name in given}
+        return (), {name: given[name] for name in binder.order if name in given}
+
+
+def _repeated(tool: str, name: str, arguments: list[Argument], argument: Argument) -> str:
+    earlier_keyword = any(a.name == name for a in arguments if a is not argument and a.col < argument.col)
+    if earlier_keyword:
+        return f"{tool}() got the keyword argument '{name}' twice"
+    return f"{tool}() got multiple values for argument '{name}'"
+
+
+def _alias_rewriter(aliases: dict[int, int]):
+    def rewrite(ref: Ref) -> Ref:
+        return Ref(aliases[ref.id]) if ref.id in aliases else ref
+
+    return rewrite

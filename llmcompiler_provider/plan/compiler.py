@@ -1,0 +1,52 @@
+"""``compile_plan``: plan text -> optimized ``TaskGraph`` (lexer, parser, analyzer, passes)."""
+
+from __future__ import annotations
+
+from typing import Collection, Mapping
+
+from llmcompiler_provider.plan import passes
+from llmcompiler_provider.plan.analyzer import PlanAnalyzer
+from llmcompiler_provider.plan.errors import PlanError
+from llmcompiler_provider.plan.ir import TaskGraph
+from llmcompiler_provider.plan.signature import ToolSignature
+
+
+def compile_plan(
+    text: str,
+    catalogue: Mapping[str, ToolSignature],
+    *,
+    source: str = "<plan>",
+    optimize: bool = True,
+    disabled_passes: Collection[str] = (),
+    outputs: Collection[int] | None = None,
+    prior_ids: Collection[int] = (),
+    require_join: bool = False,
+) -> TaskGraph:
+    """Compile a whole plan.
+
+    Raises ``PlanError`` listing every problem found (each ``FILE:LINE:COL: error:
+    MESSAGE`` with ``FILE`` = ``source``). ``outputs`` are the task ids whose
+    results are observed (``None``: all; dead-task elimination needs it).
+    ``prior_ids`` are ids of earlier plans' tasks that this plan may reference
+    (a replan). With ``require_join``, a plan that does not end with ``join()``
+    is an error. ``optimize=False`` skips every pass; ``disabled_passes`` names
+    passes of ``PASSES`` to skip.
+    """
+    passes.check_pass_names(disabled_passes)
+    analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids)
+    for line in text.split("\n"):
+        analyzer.add_line(line)
+        if analyzer.gave_up:
+            break
+    analyzer.finish(require_join=require_join)
+    if analyzer.diagnostics:
+        raise PlanError(analyzer.diagnostics)
+    graph = analyzer.graph
+    if outputs is not None:
+        unknown = sorted(set(outputs) - set(graph.tasks))
+        if unknown:
+            raise ValueError(f"outputs name tasks the plan does not have: {', '.join(map(str, unknown))}")
+        graph.outputs = frozenset(outputs)
+    if optimize:
+        graph = passes.optimize(graph, catalogue, disabled=disabled_passes)
+    return graph

@@ -1,0 +1,45 @@
+"""Critical-path priorities: the longest chain of estimated work starts first.
+
+A task's priority is the largest sum of tool cost estimates (``Task.cost``,
+seconds) along any path from the task to a sink, itself included, in
+milliseconds as an int (Dask runs higher priorities first). One pass backwards
+over the tasks in dependency order: linear in tasks plus references.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Mapping
+
+from llmcompiler_provider.plan.ir import TaskGraph
+from llmcompiler_provider.plan.signature import ToolSignature
+
+#: priority units per second of estimated cost
+SCALE = 1000
+_LONGEST = 10**9  # seconds: bounds an absurd or infinite estimate
+
+
+def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+    tasks = graph.tasks
+    dependents: dict[int, list[int]] = {task_id: [] for task_id in tasks}
+    for task in tasks.values():
+        for dep in task.deps:
+            upstream = dep if dep in dependents else graph.resolve(dep)
+            if upstream in dependents and upstream != task.id:
+                dependents[upstream].append(task.id)
+    longest: dict[int, float] = {}
+    for task in reversed(tasks.values()):
+        after = max((longest.get(d, 0.0) for d in dependents[task.id]), default=0.0)
+        longest[task.id] = _cost(task.cost) + after
+    updated = {
+        task_id: task if task.priority == (p := round(longest[task_id] * SCALE)) else task.with_(priority=p)
+        for task_id, task in tasks.items()
+    }
+    return replace(graph, tasks=updated)
+
+
+def _cost(cost: float) -> float:
+    if not isinstance(cost, (int, float)) or math.isnan(cost) or cost <= 0:
+        return 0.0
+    return min(float(cost), _LONGEST)
