@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from llmcompiler_provider.store.errors import StoreError
 from llmcompiler_provider.store.location import resolve_store_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -77,9 +78,18 @@ def for_writing(engine: Engine) -> Engine:
 
 
 def _at_head(engine: Engine, config: Config) -> bool:
-    heads = set(ScriptDirectory.from_config(config).get_heads())
+    """Whether the store is at the newest revision; a revision this package does not know is an error."""
+    script = ScriptDirectory.from_config(config)
     with engine.connect() as connection:
-        return set(MigrationContext.configure(connection).get_current_heads()) == heads
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    known = {revision.revision for revision in script.walk_revisions()}
+    if current - known:
+        raise StoreError(
+            f"the metrics store at {engine.url.render_as_string(hide_password=True)} has schema "
+            f"revision {', '.join(sorted(current - known))}, which this llmcompiler-provider does not know; "
+            "upgrade the package"
+        )
+    return current == set(script.get_heads())
 
 
 def migrate(engine: Engine) -> None:

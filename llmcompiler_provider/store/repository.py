@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from llmcompiler_provider.store import convert
 from llmcompiler_provider.store.engine import for_writing, get_engine
@@ -106,7 +106,12 @@ def list_runs(
     since: float | datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The most recent runs first, as summaries (no plans, tasks or calls)."""
-    query = select(Run).order_by(Run.started.desc(), Run.saved_at.desc()).limit(limit)
+    query = (
+        select(Run)
+        .options(defer(Run.answer), defer(Run.metrics))  # a summary shows neither
+        .order_by(Run.started.desc(), Run.saved_at.desc())
+        .limit(limit)
+    )
     if dag_id is not None:
         query = query.where(Run.dag_id == dag_id)
     if status is not None:

@@ -62,8 +62,9 @@ def save_run_safely(
 
     With ``strict=True`` a failure raises ``StoreError`` (after keeping the run on disk).
     """
-    resolved = resolve_store_url(url)
+    resolved = url or "the default store"
     try:
+        resolved = resolve_store_url(url)
         _save_with_retries(result, resolved)
         return True, None
     except Exception as exc:  # any failure: the run must still finish and say why

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
-from llmcompiler_provider.store import get_engine, get_run, list_runs, save_run, trend, upgrade
+from llmcompiler_provider.store import StoreError, get_engine, get_run, list_runs, save_run, trend, upgrade
 from llmcompiler_provider.store.engine import alembic_config
 
 AIRFLOW_TRY = {"dag_id": "nightly", "run_id": "scheduled__2026-01-01", "task_id": "ask", "map_index": None,
@@ -189,3 +189,13 @@ def test_a_result_without_run_id_is_refused(store_url, make_result):
     del result["run_id"]
     with pytest.raises(ValueError, match="run_id"):
         save_run(result, store_url)
+
+
+def test_a_store_from_a_newer_version_is_refused_clearly(store_url):
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('9999_from_the_future')"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="has schema revision 9999_from_the_future, which this .* does not know"):
+        list_runs(store_url)
