@@ -121,8 +121,8 @@ def print_run(run: dict[str, Any]) -> None:
         ("speedup", format_number(run["speedup"], "x")),
         ("efficiency", format_number(run["efficiency"])),
         ("first dispatch", format_number(timings.get("first_dispatch_s"), "s", 3)),
-        ("prompt", one_line(run["prompt"], 200)),
-        ("answer", one_line(run["answer"], 200)),
+        ("prompt", one_line(run["prompt"], 200) or "-"),
+        ("answer", one_line(run["answer"], 200) or "-"),
     ]
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
