@@ -157,7 +157,7 @@ class Toolset:
                 ("*" if p.variadic else "") + p.name + ": " + p.annotation + ("" if p.required or p.variadic else " = ...")
                 for p in sig.params
             )
-            lines.append(f"{i}. {sig.name}({params}): {sig.description}")
+            lines.append(f"{i}. {sig.name}({params}): {' '.join(sig.description.split())}")
         lines.append(
             f"{len(self._tools) + 1}. join(): collects the results and ends the plan. "
             "It is always the last action."

@@ -1,0 +1,59 @@
+"""The joiner: answer from the observations, or ask for another plan."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from llmcompiler_provider.agent.planner import llm_call_record
+from llmcompiler_provider.agent.prompts import joiner_messages
+from llmcompiler_provider.llm import joiner_grammar
+from llmcompiler_provider.results import LLMCall
+
+_ACTION = re.compile(r"Action:\s*(Finish|Replan)\s*\((.*)\)\s*$", re.DOTALL)
+_THOUGHT = re.compile(r"Thought:\s*(.*?)(?:\n|$)")
+
+
+@dataclass(frozen=True)
+class JoinDecision:
+    answer: str | None
+    replan: bool
+    thought: str | None = None
+    reason: str | None = None  # what the next plan should find out
+
+
+def parse_decision(text: str, *, can_replan: bool) -> JoinDecision:
+    """Read ``Thought: ... Action: Finish(...)|Replan(...)``; free text counts as the answer."""
+    thought_match = _THOUGHT.search(text)
+    thought = thought_match.group(1).strip() if thought_match else None
+    action = _ACTION.search(text.strip())
+    if action is None:
+        answer = text.split("Action:", 1)[0].strip()
+        answer = re.sub(r"^Thought:\s*", "", answer).strip()
+        return JoinDecision(answer=answer or text.strip(), replan=False, thought=thought)
+    kind, body = action.group(1), action.group(2).strip()
+    if kind == "Replan" and can_replan:
+        return JoinDecision(answer=None, replan=True, thought=thought, reason=body)
+    return JoinDecision(answer=body or thought or "", replan=False, thought=thought)
+
+
+def join(
+    llm: Any,
+    question: str,
+    plan_text: str,
+    observations: str,
+    *,
+    can_replan: bool,
+    calls: list[LLMCall],
+    max_tokens: int = 192,
+) -> JoinDecision:
+    messages = joiner_messages(question, plan_text, observations, can_replan=can_replan)
+    started = time.time()
+    stream = llm.stream(messages, max_tokens=max_tokens, grammar=joiner_grammar())
+    try:
+        text = "".join(stream)
+    finally:
+        calls.append(llm_call_record("joiner", llm, getattr(stream, "usage", None) or llm.last_usage, started))
+    return parse_decision(text, can_replan=can_replan)

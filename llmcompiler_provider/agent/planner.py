@@ -1,0 +1,101 @@
+"""The planner: the LLM writes a plan, and each task is dispatched as its line completes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from llmcompiler_provider.agent.prompts import END_OF_PLAN, planner_messages
+from llmcompiler_provider.execution.dispatch import Dispatcher
+from llmcompiler_provider.llm import plan_grammar
+from llmcompiler_provider.plan import PlanError, PlanStream, compile_plan
+from llmcompiler_provider.plan.ir import Task, TaskGraph
+from llmcompiler_provider.results import LLMCall
+from llmcompiler_provider.tools.registry import Toolset
+
+
+class PlanFailed(Exception):
+    """The planner's text did not compile; ``text`` is what it wrote."""
+
+    def __init__(self, error: PlanError, text: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.text = text
+
+
+def llm_call_record(role: str, llm: Any, usage: Any, started: float, error: str | None = None) -> LLMCall:
+    return LLMCall(
+        role=role,
+        model=getattr(llm, "model_name", "?"),
+        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        latency_s=getattr(usage, "latency_s", None) or (time.time() - started),
+        ttft_s=getattr(usage, "ttft_s", None),
+        started=started,
+        error=error,
+    )
+
+
+def stream_plan(
+    llm: Any,
+    question: str,
+    toolset: Toolset,
+    dispatcher: Dispatcher,
+    *,
+    previous: list[tuple[str, str]] | None = None,
+    compile_errors: str | None = None,
+    streaming: bool = True,
+    optimize: bool = True,
+    disabled_passes: tuple[str, ...] = (),
+    max_tokens: int = 384,
+    calls: list[LLMCall],
+    cancelled: threading.Event | None = None,
+    on_task: Callable[[Task], None] = lambda task: None,
+) -> tuple[TaskGraph, str]:
+    """Ask ``llm`` for a plan and dispatch it; returns the compiled graph and the plan text.
+
+    Streaming, every task goes to Dask the moment its line is complete (only the
+    streaming-safe optimizations apply); otherwise the whole plan is compiled and
+    optimized first. Raises ``PlanFailed`` when the text does not compile.
+    """
+    catalogue = toolset.signatures()
+    messages = planner_messages(question, toolset, previous=previous, compile_errors=compile_errors)
+    stream = PlanStream(catalogue, source="<planner>")
+    text = ""
+    started = time.time()
+    pieces = llm.stream(messages, stop=[END_OF_PLAN], max_tokens=max_tokens, grammar=plan_grammar(catalogue))
+    try:
+        for piece in pieces:
+            if cancelled is not None and cancelled.is_set():
+                break
+            text += piece
+            if not streaming:
+                continue
+            try:
+                ready = stream.feed(piece)
+            except PlanError as error:
+                raise PlanFailed(error, text) from None
+            if ready:
+                dispatcher.submit(ready, stream.graph)
+                for task in ready:
+                    on_task(task)
+            if stream.done:
+                break
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+        calls.append(llm_call_record("planner", llm, getattr(pieces, "usage", None) or llm.last_usage, started))
+    try:
+        if streaming:
+            return stream.close(), text
+        graph = compile_plan(
+            text, catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes
+        )
+    except PlanError as error:
+        raise PlanFailed(error, text) from None
+    dispatcher.submit_graph(graph)
+    for task in graph:
+        on_task(task)
+    return graph, text

@@ -1,0 +1,266 @@
+"""The run loop: plan (streamed) -> dispatch to Dask -> join -> answer or replan.
+
+``LLMCompilerRun`` holds one run's state so another thread (Airflow's ``on_kill``)
+can cancel it; ``run_llmcompiler`` is the one-call form.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from llmcompiler_provider.agent.joiner import JoinDecision, join
+from llmcompiler_provider.agent.planner import PlanFailed, stream_plan
+from llmcompiler_provider.execution.cluster import ClusterOptions, open_client
+from llmcompiler_provider.execution.dispatch import Dispatcher
+from llmcompiler_provider.execution.units import Observation
+from llmcompiler_provider.metrics import figures_for_plans
+from llmcompiler_provider.plan import PlanError, compile_plan
+from llmcompiler_provider.plan.ir import TaskGraph
+from llmcompiler_provider.results import ClusterInfo, PlanIteration, RunResult
+from llmcompiler_provider.tools.registry import Toolset, load_toolset
+
+#: (event name, details) -> None; events: planned, dispatched, finished, joined, status
+EventCallback = Callable[[str, dict[str, Any]], None]
+
+MAX_PROMPT_CHARS = 100_000
+
+
+class RunCancelled(Exception):
+    pass
+
+
+@dataclass
+class RunConfig:
+    toolset: Toolset | str = "demo"
+    max_replans: int = 1
+    max_plan_attempts: int = 2  # planner attempts per iteration when its plan does not compile
+    optimize: bool = True
+    disabled_passes: tuple[str, ...] = ()
+    streaming: bool = True  # dispatch each task the moment its line is complete
+    run_timeout: float | None = 900.0  # seconds for a plan iteration's tasks to finish
+    planner_max_tokens: int = 384
+    store_url: str | None = None  # None: the default store; "none": do not record
+    store_strict: bool = False
+    airflow: dict[str, Any] | None = None
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+
+
+class LLMCompilerRun:
+    """One run. Call ``execute()``; ``cancel()`` may be called from any thread."""
+
+    def __init__(
+        self,
+        prompt: str | None = None,
+        *,
+        plan: str | None = None,
+        llm: Any = None,
+        config: RunConfig | None = None,
+        client: Any = None,
+        cluster_info: ClusterInfo | None = None,
+        on_event: EventCallback | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.config = config or RunConfig()
+        self.prompt = prompt
+        self.plan_text = plan
+        self.llm = llm
+        self.client = client
+        self.on_event = on_event or (lambda name, details: None)
+        self.result = RunResult(prompt=prompt, airflow=self.config.airflow)
+        if run_id:
+            self.result.run_id = run_id
+        if cluster_info:
+            self.result.cluster = cluster_info
+        self._cancelled = threading.Event()
+        self._dispatcher: Dispatcher | None = None
+
+    # control --------------------------------------------------------------------------
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+
+    def _check_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise RunCancelled("the run was cancelled")
+
+    # the loop -------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        result = self.result
+        try:
+            self._validate()
+            toolset = load_toolset(self.config.toolset)
+            result.toolset = toolset.name
+            if self.client is None:
+                with open_client(self.config.cluster) as (client, info):
+                    self.client, result.cluster = client, info
+                    self._iterations(toolset)
+            else:
+                self._iterations(toolset)
+            result.status = "success"
+        except RunCancelled as exc:
+            result.status, result.error = "cancelled", str(exc)
+        except Exception as exc:  # every failure is recorded with its cause
+            result.status, result.error = "failed", _one_line(exc)
+        finally:
+            result.finished = time.time()
+            self._fill_timings()
+            self._record()
+            self.on_event("status", {"status": result.status, "error": result.error})
+        return result
+
+    def _validate(self) -> None:
+        if self.plan_text is None:
+            if self.prompt is None or not self.prompt.strip():
+                raise ValueError("the prompt is empty: give a question, or a plan to run")
+            if self.llm is None:
+                raise ValueError("no LLM to plan with: give an LLM, or a plan to run")
+        if self.prompt is not None and len(self.prompt) > MAX_PROMPT_CHARS:
+            raise ValueError(f"the prompt is {len(self.prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
+
+    def _iterations(self, toolset: Toolset) -> None:
+        result = self.result
+        previous: list[tuple[str, str]] = []
+        for iteration in range(self.config.max_replans + 1):
+            self._check_cancelled()
+            dispatcher = Dispatcher(self.client, toolset, result.run_id, iteration)
+            self._dispatcher = dispatcher
+            plan_started = time.time()
+            if self.plan_text is not None and iteration == 0:
+                graph = self._compile_given_plan(toolset, dispatcher)
+                text = self.plan_text
+            else:
+                graph, text = self._plan(toolset, dispatcher, iteration, previous)
+            planned = time.time()
+            result.timings.planning_s += planned - plan_started
+            if dispatcher.first_dispatch is not None:
+                if result.timings.first_dispatch_s is None:
+                    result.timings.first_dispatch_s = dispatcher.first_dispatch - result.started
+                result.timings.overlap_s += max(0.0, planned - dispatcher.first_dispatch)
+            observations = self._wait(dispatcher)
+            result.timings.execution_s += time.time() - (dispatcher.first_dispatch or planned)
+            records = dispatcher.records(observations, graph)
+            result.plans.append(PlanIteration(iteration, text, records, graph.thought))
+            self.on_event("finished", {"iteration": iteration, "tasks": len(records)})
+            if self.llm is None or self.prompt is None:
+                return  # no joiner: the observations are the result
+            observed = _observations_text(graph, observations, records)
+            decision = self._join(text, observed, can_replan=iteration < self.config.max_replans)
+            if not decision.replan:
+                result.answer = decision.answer
+                return
+            previous.append((text, observed))
+        raise RuntimeError(f"no answer after {self.config.max_replans} replans")
+
+    def _compile_given_plan(self, toolset: Toolset, dispatcher: Dispatcher) -> TaskGraph:
+        graph = compile_plan(
+            self.plan_text or "",
+            toolset.signatures(),
+            source="<plan>",
+            optimize=self.config.optimize,
+            disabled_passes=self.config.disabled_passes,
+        )
+        self._check_cancelled()
+        dispatcher.submit_graph(graph)
+        self.on_event("planned", {"tasks": len(graph)})
+        return graph
+
+    def _plan(
+        self, toolset: Toolset, dispatcher: Dispatcher, iteration: int, previous: list[tuple[str, str]]
+    ) -> tuple[TaskGraph, str]:
+        errors: str | None = None
+        last_error: PlanError | None = None
+        for _attempt in range(self.config.max_plan_attempts):
+            self._check_cancelled()
+            try:
+                return stream_plan(
+                    self.llm,
+                    self.prompt or "",
+                    toolset,
+                    dispatcher,
+                    previous=previous,
+                    compile_errors=errors,
+                    streaming=self.config.streaming,
+                    optimize=self.config.optimize,
+                    disabled_passes=self.config.disabled_passes,
+                    max_tokens=self.config.planner_max_tokens,
+                    calls=self.result.llm_calls,
+                    cancelled=self._cancelled,
+                    on_task=lambda task: self.on_event("planned", {"task": task.id, "tool": task.tool}),
+                )
+            except PlanFailed as failure:
+                dispatcher.cancel()
+                last_error, errors = failure.error, str(failure.error)
+                self.result.plans.append(
+                    PlanIteration(iteration, failure.text, [], compile_errors=errors.splitlines())
+                )
+        assert last_error is not None
+        raise last_error
+
+    def _wait(self, dispatcher: Dispatcher) -> dict[int, Observation]:
+        deadline = None if self.config.run_timeout is None else time.time() + self.config.run_timeout
+        while True:
+            self._check_cancelled()
+            remaining = None if deadline is None else deadline - time.time()
+            if remaining is not None and remaining <= 0:
+                dispatcher.cancel()
+                raise TimeoutError(f"the plan's tasks did not finish within {self.config.run_timeout:g} s")
+            try:
+                return dispatcher.wait(timeout=min(1.0, remaining) if remaining is not None else 1.0)
+            except TimeoutError:
+                continue
+
+    def _join(self, plan_text: str, observed: str, *, can_replan: bool) -> JoinDecision:
+        started = time.time()
+        decision = join(self.llm, self.prompt or "", plan_text, observed, can_replan=can_replan, calls=self.result.llm_calls)
+        self.result.timings.joining_s += time.time() - started
+        self.result.joiner_model = getattr(self.llm, "model_name", None)
+        self.on_event("joined", {"replan": decision.replan})
+        return decision
+
+    # after the run --------------------------------------------------------------------
+    def _fill_timings(self) -> None:
+        result, timings = self.result, self.result.timings
+        timings.wall_s = (result.finished or time.time()) - result.started
+        figures = figures_for_plans(result.plans, gpu_slots=result.cluster.gpu_slots)
+        timings.sum_task_s = figures.sum_task_s
+        timings.critical_path_s = figures.critical_path_s
+        timings.speedup = figures.speedup
+        timings.efficiency = figures.efficiency
+        timings.gpu_slot_utilization = figures.gpu_slot_utilization
+        if self.llm is not None:
+            result.planner_model = getattr(self.llm, "model_name", None)
+
+    def _record(self) -> None:
+        url = self.config.store_url
+        if url is not None and url.lower() == "none":
+            return
+        from llmcompiler_provider.store import save_run_safely
+
+        saved, error = save_run_safely(self.result.to_dict(), url, strict=self.config.store_strict)
+        self.result.metrics_saved, self.result.metrics_error = saved, error
+
+
+def _observations_text(graph: TaskGraph, observations: dict[int, Observation], records: list) -> str:
+    lines = []
+    for record in records:
+        call = f"{record.tool}({', '.join(map(repr, record.args))}{', ' if record.args and record.kwargs else ''}"
+        call += ", ".join(f"{k}={v!r}" for k, v in record.kwargs.items()) + ")"
+        source = graph.resolve(record.id)
+        obs = observations.get(record.id) or observations.get(source)
+        text = obs.as_text() if obs else f"ERROR: {record.status}"
+        lines.append(f"${record.id} = {call}\nObservation: {text}")
+    return "\n".join(lines)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if isinstance(exc, (PlanError, ValueError, TimeoutError)) else f"{type(exc).__name__}: {text}"
+
+
+def run_llmcompiler(prompt: str | None = None, **kwargs: Any) -> RunResult:
+    """Run one prompt (or ``plan=``) to the end; see ``LLMCompilerRun`` for the arguments."""
+    return LLMCompilerRun(prompt, **kwargs).execute()

@@ -1,0 +1,186 @@
+"""From IR to Dask futures: each execution unit becomes one Dask task.
+
+Upstream futures are the dependencies (Dask starts a unit the moment its inputs
+exist; there is no polling loop), with the task's ``resources`` and critical-path
+``priority``. Tasks may be handed over one at a time as a plan streams in, or all
+at once; either way every task is submitted the moment it is known.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from llmcompiler_provider.execution.units import Call, Observation, run_unit
+from llmcompiler_provider.plan.ir import Ref, Task, TaskGraph, map_refs, to_jsonable
+from llmcompiler_provider.results import TaskRecord, preview
+from llmcompiler_provider.tools.registry import Toolset
+
+
+def unit_key(run_id: str, iteration: int, tasks: list[Task]) -> str:
+    tools = "+".join(sorted({t.tool for t in tasks}))
+    ids = "_".join(str(t.id) for t in tasks[:4]) + ("_etc" if len(tasks) > 4 else "")
+    return f"{tools}-{run_id[:12]}-{iteration}-{ids}"
+
+
+@dataclass
+class Dispatcher:
+    """Submits a plan's tasks to a Dask client and collects their observations."""
+
+    client: Any
+    toolset: Toolset
+    run_id: str
+    iteration: int = 0
+    futures: dict[str, Any] = field(default_factory=dict)  # unit key -> future
+    producer: dict[int, str] = field(default_factory=dict)  # task id -> key of the unit producing it
+    tasks: dict[int, Task] = field(default_factory=dict)
+    queued: dict[int, float] = field(default_factory=dict)
+    first_dispatch: float | None = None
+
+    # submission -----------------------------------------------------------------------
+    def _call(self, task: Task, graph: TaskGraph) -> Call:
+        tool = self.toolset[task.tool]
+        fn = tool.batch_fn if task.batch_of else tool.fn
+        if fn is None:
+            raise ValueError(f"task {task.id}: tool {task.tool!r} has no batch implementation")
+
+        def resolve(ref: Ref) -> Ref:
+            return Ref(self._target(ref.id, graph))
+
+        args = map_refs(task.args, resolve)
+        kwargs = map_refs(task.kwargs, resolve)
+        deps = frozenset(self._target(d, graph) for d in task.deps)
+        return Call(task.id, task.tool, fn, tuple(args), dict(kwargs), deps, task.timeout, task.retries, task.batch_of)
+
+    def _target(self, task_id: int, graph: TaskGraph) -> int:
+        """The id whose observation a reference reads: batch members have their own, CSE duplicates do not."""
+        return task_id if task_id in self.producer else graph.resolve(task_id)
+
+    def submit_unit(self, tasks: list[Task], graph: TaskGraph) -> Any:
+        """Submit tasks that run together as one Dask task (usually just one)."""
+        calls = [self._call(t, graph) for t in tasks]
+        inside = {c.task_id for c in calls} | {m for c in calls for m in c.batch_of}
+        upstream_keys = sorted({self.producer[d] for c in calls for d in c.deps if d not in inside and d in self.producer})
+        missing = sorted({d for c in calls for d in c.deps if d not in inside and d not in self.producer})
+        if missing:
+            raise ValueError(f"task {tasks[0].id}: depends on ${missing[0]}, which was never dispatched")
+        resources = _merge_resources(t.resources for t in tasks)
+        key = unit_key(self.run_id, self.iteration, tasks)
+        now = time.time()
+        future = self.client.submit(
+            run_unit,
+            calls,
+            *[self.futures[k] for k in upstream_keys],
+            key=key,
+            resources=resources or None,
+            priority=max(t.priority for t in tasks),
+            pure=False,
+        )
+        if self.first_dispatch is None:
+            self.first_dispatch = now
+        self.futures[key] = future
+        for call in calls:
+            self.producer[call.task_id] = key
+            for member in call.batch_of:
+                self.producer[member] = key
+        for task in tasks:
+            self.tasks[task.id] = task
+            self.queued[task.id] = now
+        return future
+
+    def submit(self, tasks: Iterable[Task], graph: TaskGraph) -> None:
+        """Submit tasks, each as its own unit unless the graph groups them into units."""
+        tasks = list(tasks)
+        if graph.units is None:
+            for task in tasks:
+                self.submit_unit([task], graph)
+            return
+        by_id = {t.id: t for t in tasks}
+        for unit in graph.units:
+            members = [by_id[i] for i in unit if i in by_id]
+            if members:
+                self.submit_unit(members, graph)
+
+    def submit_graph(self, graph: TaskGraph) -> None:
+        self.submit(graph.tasks.values(), graph)
+
+    # collection -----------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> dict[int, Observation]:
+        """Wait for every submitted unit; Dask-level failures become failed observations."""
+        from distributed import wait
+
+        wait(list(self.futures.values()), timeout=timeout)
+        observations: dict[int, Observation] = {}
+        for key, future in self.futures.items():
+            if future.status == "finished":
+                observations.update(future.result())
+            else:
+                cause = _future_error(future)
+                for task_id, producer in self.producer.items():
+                    if producer == key:
+                        observations[task_id] = Observation(status="failed", error=cause)
+        return observations
+
+    def cancel(self) -> None:
+        if self.futures:
+            self.client.cancel(list(self.futures.values()), force=True)
+
+    def records(self, observations: dict[int, Observation], graph: TaskGraph) -> list[TaskRecord]:
+        """Per-task records for the run result and the metrics store, in plan order."""
+        out = []
+        batch_of = {member: t for t in graph.tasks.values() for member in t.batch_of}
+        for task_id in sorted(set(graph.tasks) | set(graph.aliases)):
+            source = task_id if task_id in observations else graph.resolve(task_id)
+            task = batch_of.get(source) or graph.tasks.get(source)
+            obs = observations.get(source)
+            args, kwargs = _call_arguments(task, task_id)
+            record = TaskRecord(
+                id=task_id,
+                tool=task.tool if task else "?",
+                args=to_jsonable(args),
+                kwargs=to_jsonable(kwargs),
+                deps=sorted(task.deps) if task else [],
+                resources=dict(task.resources) if task else {},
+                priority=task.priority if task else 0,
+                queued=self.queued.get(task_id, self.queued.get(source)),
+                unit=self.producer.get(task_id, self.producer.get(source)),
+            )
+            if obs is None:
+                record.status = "cancelled" if self.producer.get(source) else "pending"
+            else:
+                record.status, record.error = obs.status, obs.error
+                record.start, record.stop = obs.start, obs.stop
+                record.worker, record.thread, record.attempts = obs.worker, obs.thread, obs.attempts
+                record.result = preview(obs.value) if obs.ok else None
+            if source != task_id and record.status == "success":
+                record.result = f"(same as ${source}) " + (record.result or "")
+            out.append(record)
+        return out
+
+
+def _call_arguments(task: Task | None, task_id: int) -> tuple[tuple, dict]:
+    """The arguments of call ``task_id``: its own, or its share of a batched call."""
+    if task is None:
+        return (), {}
+    if task.batch_of and task_id in task.batch_of:
+        return (), task.kwargs["calls"][task.batch_of.index(task_id)]
+    return task.args, task.kwargs
+
+
+def _merge_resources(resource_sets: Iterable[dict[str, float]]) -> dict[str, float]:
+    merged: dict[str, float] = {}
+    for resources in resource_sets:
+        for name, amount in resources.items():
+            merged[name] = max(merged.get(name, 0), amount)
+    return merged
+
+
+def _future_error(future: Any) -> str:
+    if future.status == "cancelled":
+        return "cancelled"
+    try:
+        exc = future.exception(timeout=1)
+    except Exception as err:  # the future itself could not be read
+        return f"{type(err).__name__}: {err}"
+    return f"{type(exc).__name__}: {exc}" if exc is not None else f"ended as {future.status}"
