@@ -67,12 +67,20 @@ _load_counts: dict[str, int] = {}
 _registry_lock = threading.Lock()
 
 
-def default_threads() -> int:
-    """All cores the process may use (llama.cpp's own default is half of them)."""
+def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """Generation threads: every core but one, which is left to the Dask tasks that run while the plan streams.
+
+    llama.cpp's threads spin while they wait for each other, so on a busy machine more
+    threads than free cores makes generation many times slower, not faster.
+    """
+    return max(1, usable_cores() - 1)
 
 
 def load_model(path: str, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> LoadedModel:
@@ -91,7 +99,11 @@ def load_model(path: str, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None =
         started = time.perf_counter()
         try:
             llama = llama_cpp.Llama(
-                model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
+                model_path=path,
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMUnavailable(f"cannot load local model {path}: {exc}") from exc

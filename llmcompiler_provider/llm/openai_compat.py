@@ -15,6 +15,7 @@ import random
 import re
 import time
 from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from llmcompiler_provider.llm.base import (
     CallClock,
@@ -101,8 +102,11 @@ class OpenAIChatModel(StreamingChatModel):
 
     @property
     def where(self) -> str:
-        """How messages name this backend: endpoint and model."""
-        return f"{self.base_url} (model {self.model_name})"
+        """How messages name this backend: endpoint (without any user:password@) and model."""
+        parts = urlsplit(self.base_url)
+        if parts.username or parts.password:
+            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        return f"{urlunsplit(parts)} (model {self.model_name})"
 
     # the call ---------------------------------------------------------------------
     def stream(

@@ -99,7 +99,7 @@ def llama_server(tmp_path_factory) -> Iterator[LlamaServer]:
         "--host", "127.0.0.1",
         "--port", str(port),
         "--n_ctx", "2048",
-        "--n_threads", str(os.cpu_count() or 1),
+        "--n_threads", str(max(1, (os.cpu_count() or 1) - 1)),
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

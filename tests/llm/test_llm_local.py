@@ -129,3 +129,10 @@ def test_an_empty_stop_sequence_is_ignored(local_model):
 def test_an_invalid_grammar_is_refused_before_llama_cpp_sees_it(local_model):
     with pytest.raises(ValueError, match="not valid GBNF"):
         local_model.stream(COUNTING, grammar="root ::= undefined_rule")
+
+
+def test_a_call_waiting_for_a_busy_model_times_out_instead_of_hanging(local_model):
+    with local_model.stream(COUNTING, max_tokens=50) as holding:
+        next(holding)
+        with pytest.raises(LLMTimeout, match="stayed busy with another generation for 0.2s"):
+            local_model.complete(COUNTING, max_tokens=2, timeout=0.2)

@@ -1,0 +1,53 @@
+"""``make_chat_model``: choosing a backend, and refusing what cannot work with a clear sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmcompiler_provider.llm import KINDS, LLMUnavailable, OpenAIChatModel, make_chat_model
+
+
+def test_kinds_are_local_and_openai():
+    assert KINDS == ("local", "openai")
+
+
+def test_unknown_kind_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown LLM kind 'gpt': use one of local, openai"):
+        make_chat_model("gpt")
+
+
+def test_local_takes_no_endpoint():
+    with pytest.raises(ValueError, match="the local model takes no base URL or API key"):
+        make_chat_model("local", base_url="http://127.0.0.1:1/v1")
+
+
+def test_openai_needs_a_model_name():
+    with pytest.raises(ValueError, match=r"needs a model name \(--model\)"):
+        make_chat_model("openai", base_url="http://127.0.0.1:1/v1")
+
+
+def test_openai_options_reach_the_backend():
+    model = make_chat_model(
+        "openai", base_url="http://127.0.0.1:1/v1/", model="m", timeout=3, max_retries=1, supports_grammar=True
+    )
+    assert isinstance(model, OpenAIChatModel)
+    assert (model.base_url, model.model_name, model.timeout, model.max_retries, model.supports_grammar) == (
+        "http://127.0.0.1:1/v1",
+        "m",
+        3.0,
+        1,
+        True,
+    )
+
+
+def test_credentials_in_the_base_url_never_reach_a_message():
+    model = OpenAIChatModel("http://user:hunter2@127.0.0.1:1/v1", None, "m", timeout=2, max_retries=0)
+    assert model.where == "http://127.0.0.1:1/v1 (model m)"
+    with pytest.raises(LLMUnavailable) as caught:
+        model.complete([{"role": "user", "content": "hi"}], max_tokens=1)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_local_model_file_that_is_missing_is_a_clear_error(tmp_path):
+    with pytest.raises(LLMUnavailable, match=r"local model file .*nothing\.gguf does not exist"):
+        make_chat_model("local", model=str(tmp_path / "nothing.gguf"))
