@@ -46,47 +46,55 @@ class Dispatcher:
             raise ValueError(f"task {task.id}: tool {task.tool!r} has no batch implementation")
 
         def resolve(ref: Ref) -> Ref:
-            return Ref(self._target(ref.id, graph))
+            return Ref(self.reference_target(ref.id, graph))
 
         args = map_refs(task.args, resolve)
         kwargs = map_refs(task.kwargs, resolve)
-        deps = frozenset(self._target(d, graph) for d in task.deps)
+        deps = frozenset(self.reference_target(d, graph) for d in task.deps)
         return Call(task.id, task.tool, fn, tuple(args), dict(kwargs), deps, task.timeout, task.retries, task.batch_of)
 
-    def _target(self, task_id: int, graph: TaskGraph) -> int:
+    def reference_target(self, task_id: int, graph: TaskGraph) -> int:
         """The id whose observation a reference reads: batch members have their own, CSE duplicates do not."""
         return task_id if task_id in self.producer else graph.resolve(task_id)
 
-    def submit_unit(self, tasks: list[Task], graph: TaskGraph) -> Any:
-        """Submit tasks that run together as one Dask task (usually just one)."""
+    def plan_unit(self, tasks: list[Task], graph: TaskGraph) -> tuple[str, list[Call], list[str]]:
+        """The key, calls and upstream unit keys of a unit about to be submitted."""
         calls = [self._call(t, graph) for t in tasks]
         inside = {c.task_id for c in calls} | {m for c in calls for m in c.batch_of}
-        upstream_keys = sorted({self.producer[d] for c in calls for d in c.deps if d not in inside and d in self.producer})
-        missing = sorted({d for c in calls for d in c.deps if d not in inside and d not in self.producer})
+        outside = {d for c in calls for d in c.deps if d not in inside}
+        missing = sorted(d for d in outside if d not in self.producer)
         if missing:
             raise ValueError(f"task {tasks[0].id}: depends on ${missing[0]}, which was never dispatched")
-        resources = _merge_resources(t.resources for t in tasks)
-        key = unit_key(self.run_id, self.iteration, tasks)
-        now = time.time()
-        future = self.client.submit(
-            run_unit,
-            calls,
-            *[self.futures[k] for k in upstream_keys],
-            key=key,
-            resources=resources or None,
-            priority=max(t.priority for t in tasks),
-            pure=False,
-        )
-        if self.first_dispatch is None:
-            self.first_dispatch = now
-        self.futures[key] = future
+        upstream = sorted({self.producer[d] for d in outside})
+        return unit_key(self.run_id, self.iteration, tasks), calls, upstream
+
+    def register_unit(self, key: str, calls: list[Call], tasks: list[Task], queued: float | None) -> None:
         for call in calls:
             self.producer[call.task_id] = key
             for member in call.batch_of:
                 self.producer[member] = key
         for task in tasks:
             self.tasks[task.id] = task
-            self.queued[task.id] = now
+            if queued is not None:
+                self.queued[task.id] = queued
+
+    def submit_unit(self, tasks: list[Task], graph: TaskGraph) -> Any:
+        """Submit tasks that run together as one Dask task (usually just one)."""
+        key, calls, upstream = self.plan_unit(tasks, graph)
+        now = time.time()
+        future = self.client.submit(
+            run_unit,
+            calls,
+            *[self.futures[k] for k in upstream],
+            key=key,
+            resources=_merge_resources(t.resources for t in tasks) or None,
+            priority=max(t.priority for t in tasks),
+            pure=False,
+        )
+        if self.first_dispatch is None:
+            self.first_dispatch = now
+        self.futures[key] = future
+        self.register_unit(key, calls, tasks, queued=now)
         return future
 
     def submit(self, tasks: Iterable[Task], graph: TaskGraph) -> None:
