@@ -1,0 +1,285 @@
+"""``LLMCompilerOperator``: plan a prompt as a graph of tool calls, run it on Dask, answer.
+
+The operator stays thin: hooks turn connections into settings, the core
+(``agent.run.LLMCompilerRun``) does the run and records it in the metrics store,
+and ``operators.report`` formats what goes to the log and XCom.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.execution.cluster import ClusterOptions
+from llmcompiler_provider.hooks.dask import DaskHook
+from llmcompiler_provider.hooks.llm import LLMCompilerLLMHook
+from llmcompiler_provider.hooks.llm_settings import LLMSettings
+from llmcompiler_provider.hooks.store import MetricsStoreHook
+from llmcompiler_provider.links import RUN_ID_XCOM_KEY, LLMCompilerRunLink
+from llmcompiler_provider.operators.remote_run import RemoteRun, record_failure, submit_remote_run
+from llmcompiler_provider.operators.report import metrics_summary, plans_text, result_from_stored, timing_table
+from llmcompiler_provider.operators.toolsets import build_toolset
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from llmcompiler_provider.tools.registry import Toolset
+
+METRICS_XCOM_KEY = "metrics"
+GPU_FALLBACKS = ("cpu", "fail")
+#: deferred runs: time allowed beyond the plan iterations' own timeouts (planning, joining, start-up)
+DEFERRED_SLACK_S = 600.0
+
+
+def airflow_identity(context: Context) -> dict[str, Any]:
+    """The task try a run belongs to, as the metrics store records it."""
+    ti = context["ti"]
+    return {
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "try_number": ti.try_number,
+    }
+
+
+class LLMCompilerOperator(BaseOperator):
+    """Have an LLM plan ``prompt`` as a graph of tool calls, run the graph on Dask, and return the answer.
+
+    :param prompt: the question (templated). Optional when ``plan`` is given.
+    :param plan: a plan to run instead of asking the planner (templated); with a
+        prompt, the joiner still writes the answer from the plan's results.
+    :param toolset: ``"demo"`` or ``"package.module:attribute"`` naming a ``Toolset``,
+        or a ``Toolset`` (default ``"demo"`` unless ``tools`` are given).
+    :param tools: plain callables to offer as tools, added to ``toolset``.
+    :param llm_conn_id: an ``llmcompiler_llm`` (or common-ai ``pydanticai``)
+        connection; None: the local model.
+    :param model: overrides the connection's model (templated).
+    :param dask_conn_id: an ``llmcompiler_dask`` connection; None: an embedded cluster.
+    :param store_conn_id: the metrics store: an Airflow connection id or a
+        SQLAlchemy URL; None: the default store.
+    :param max_replans: how many times the joiner may ask for a new plan.
+    :param optimize: run the plan optimizer; ``disabled_passes`` switches single passes off.
+    :param streaming: dispatch each task the moment its plan line is complete.
+    :param gpu_fallback: ``"cpu"`` runs GPU tools on CPU slots when no GPU is
+        visible; ``"fail"`` refuses to.
+    :param run_timeout: seconds a plan iteration's tasks may take.
+    :param deferrable: submit the run to the ``dask_conn_id`` cluster and wait in
+        the triggerer instead of holding a worker slot.
+    :param poll_interval: seconds between the trigger's looks at the store.
+    """
+
+    template_fields: Sequence[str] = (
+        "prompt", "plan", "model", "toolset", "llm_conn_id", "dask_conn_id", "store_conn_id",
+    )
+    template_fields_renderers = {"prompt": "md", "plan": "py"}
+    ui_color = "#e7f0fd"
+    operator_extra_links = (LLMCompilerRunLink(),)
+
+    def __init__(
+        self,
+        *,
+        prompt: str | None = None,
+        plan: str | None = None,
+        toolset: str | Toolset | None = None,
+        tools: Sequence[Callable[..., Any]] | None = None,
+        llm_conn_id: str | None = None,
+        model: str | None = None,
+        dask_conn_id: str | None = None,
+        store_conn_id: str | None = None,
+        max_replans: int = 1,
+        optimize: bool = True,
+        disabled_passes: Sequence[str] = (),
+        streaming: bool = True,
+        gpu_fallback: str = "cpu",
+        run_timeout: float = 900.0,
+        deferrable: bool = False,
+        poll_interval: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if prompt is None and plan is None:
+            raise ValueError("LLMCompilerOperator needs a prompt, a plan, or both")
+        if gpu_fallback not in GPU_FALLBACKS:
+            raise ValueError(f"gpu_fallback must be 'cpu' or 'fail', not {gpu_fallback!r}")
+        if max_replans < 0:
+            raise ValueError(f"max_replans must be 0 or more, not {max_replans}")
+        if deferrable and not dask_conn_id:
+            raise ValueError("deferrable=True needs a dask_conn_id: a deferred run runs on a remote Dask scheduler")
+        self.prompt = prompt
+        self.plan = plan
+        self.toolset = toolset
+        self.tools = list(tools or [])
+        self.llm_conn_id = llm_conn_id
+        self.model = model
+        self.dask_conn_id = dask_conn_id
+        self.store_conn_id = store_conn_id
+        self.max_replans = max_replans
+        self.optimize = optimize
+        self.disabled_passes = tuple(disabled_passes)
+        self.streaming = streaming
+        self.gpu_fallback = gpu_fallback
+        self.run_timeout = run_timeout
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self._run: LLMCompilerRun | None = None
+        self._killed = False
+
+    # settings ---------------------------------------------------------------------------
+    def _llm_settings(self) -> LLMSettings | None:
+        """None when there is nothing for an LLM to do (a plan without a prompt)."""
+        if self.prompt is None:
+            return None
+        settings = LLMCompilerLLMHook(self.llm_conn_id, model=self.model).get_settings()
+        self.log.info("LLM: %s", settings.describe())
+        return settings
+
+    def _cluster_options(self) -> ClusterOptions:
+        if self.dask_conn_id:
+            return DaskHook(self.dask_conn_id).get_cluster_options(self.gpu_fallback)
+        return ClusterOptions(gpu_fallback=self.gpu_fallback)
+
+    def _config(self, context: Context, store_url: str, cluster: ClusterOptions) -> RunConfig:
+        return RunConfig(
+            toolset=build_toolset(self.toolset, self.tools),
+            max_replans=self.max_replans,
+            optimize=self.optimize,
+            disabled_passes=self.disabled_passes,
+            streaming=self.streaming,
+            run_timeout=self.run_timeout,
+            store_url=store_url,
+            airflow=airflow_identity(context),
+            cluster=cluster,
+        )
+
+    # the run ----------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        store_url = MetricsStoreHook(self.store_conn_id).get_url()
+        config = self._config(context, store_url, self._cluster_options())
+        run_id = uuid.uuid4().hex
+        try:
+            settings = self._llm_settings()
+        except Exception as exc:  # a bad connection still leaves a recorded, failed run
+            return self._fail_before_start(context, run_id, config, exc)
+        if self.deferrable:
+            self._submit_and_defer(context, RemoteRun(run_id, self.prompt, self.plan, settings, config))
+        return self._run_here(context, run_id, settings, config)
+
+    def _run_here(self, context: Context, run_id: str, settings: LLMSettings | None, config: RunConfig) -> Any:
+        try:
+            llm = settings.make() if settings is not None else None
+        except Exception as exc:
+            return self._fail_before_start(context, run_id, config, exc)
+        run = LLMCompilerRun(self.prompt, plan=self.plan, llm=llm, config=config, on_event=self._log_event,
+                             run_id=run_id)
+        self._run = run
+        if self._killed:
+            run.cancel()
+        try:
+            result = run.execute()
+        except BaseException as stop:  # Airflow's task timeout or termination interrupts the run itself
+            self._record_interrupted(run, stop)
+            raise
+        finally:
+            self._run = None
+        return self._report(context, result.to_dict())
+
+    def _fail_before_start(self, context: Context, run_id: str, config: RunConfig, exc: Exception) -> Any:
+        result = record_failure(run_id, self.prompt, config, f"the LLM could not be set up: {exc}")
+        return self._report(context, result.to_dict())  # raises, with the cause
+
+    def _record_interrupted(self, run: LLMCompilerRun, stop: BaseException) -> None:
+        from llmcompiler_provider.store import save_run_safely
+
+        run.cancel()
+        if run.result.status == "running":
+            run.result.status = "cancelled"
+            run.result.error = f"the Airflow task was stopped ({type(stop).__name__})"
+            if (run.config.store_url or "").lower() != "none":
+                save_run_safely(run.result.to_dict(), run.config.store_url)
+
+    def _log_event(self, name: str, details: dict[str, Any]) -> None:
+        if name == "planned" and "task" in details:
+            self.log.info("planned task %s: %s", details["task"], details.get("tool"))
+        elif name in ("finished", "joined"):
+            self.log.info("%s: %s", name, details)
+
+    def on_kill(self) -> None:
+        """Cancel the run's Dask futures; the run is recorded as cancelled."""
+        self._killed = True
+        run = self._run
+        if run is not None:
+            self.log.info("cancelling LLMCompiler run %s", run.result.run_id)
+            run.cancel()
+
+    # deferrable mode --------------------------------------------------------------------
+    def _submit_and_defer(self, context: Context, spec: RemoteRun) -> None:
+        from distributed import Client
+
+        from llmcompiler_provider.execution.cluster import check_versions
+        from llmcompiler_provider.triggers.run import LLMCompilerRunTrigger
+
+        cluster = spec.config.cluster
+        with Client(cluster.address, security=cluster.security, timeout="10s") as client:
+            check_versions(client)
+            submit_remote_run(client, spec)
+        context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=spec.run_id)
+        self.log.info("submitted LLMCompiler run %s to %s; deferring until it finishes", spec.run_id, cluster.address)
+        timeout = self.run_timeout * (self.max_replans + 1) + DEFERRED_SLACK_S
+        self.defer(
+            trigger=LLMCompilerRunTrigger(
+                run_id=spec.run_id,
+                store_url=spec.config.store_url,
+                scheduler=cluster.address,
+                tls=DaskHook(self.dask_conn_id).get_tls_options(),
+                poll_interval=self.poll_interval,
+                timeout=timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout + 60),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger: report the run from the store, exactly as a direct run reports."""
+        from llmcompiler_provider.store import get_run
+
+        run_id = event["run_id"]
+        stored = get_run(run_id, MetricsStoreHook(self.store_conn_id).get_url())
+        if stored is None:
+            context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
+            raise AirflowException(f"LLMCompiler run {run_id} failed: {event.get('message') or 'it is not in the store'}")
+        return self._report(context, result_from_stored(stored))
+
+    # after the run ----------------------------------------------------------------------
+    def _report(self, context: Context, result: dict[str, Any]) -> Any:
+        ti = context["ti"]
+        run_id = result["run_id"]
+        ti.xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
+        ti.xcom_push(key=METRICS_XCOM_KEY, value=metrics_summary(result))
+        self.log.info("LLMCompiler run %s\n%s", run_id, plans_text(result))
+        self.log.info("task timings (seconds from the run's start):\n%s", timing_table(result))
+        _emit_stats(result, self.log)
+        if result.get("metrics_saved") is False:
+            self.log.warning("metrics were not saved: %s", result.get("metrics_error"))
+        if result.get("status") != "success":
+            raise AirflowException(f"LLMCompiler run {run_id} {result.get('status')}: {result.get('error')}")
+        self.log.info("answer: %s", result.get("answer"))
+        return result.get("answer")
+
+
+def _emit_stats(result: dict[str, Any], log: Any) -> None:
+    """Send the run's figures to Airflow's metrics (statsd/OpenTelemetry when configured)."""
+    from airflow.sdk.observability.stats import Stats
+
+    from llmcompiler_provider.store import emit_stats
+
+    try:
+        emit_stats(result, Stats)
+    except Exception as exc:  # metrics are best effort: never fail a finished run over them
+        log.warning("could not emit run metrics: %s", exc)

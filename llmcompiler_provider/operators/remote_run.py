@@ -1,0 +1,107 @@
+"""A whole run as one Dask task: what deferrable mode submits to a remote scheduler.
+
+No Airflow imports: this module runs on Dask workers. The driver task builds the run
+inside the worker (``worker_client()`` is its client, so the plan's tasks go to the
+same cluster), saves it to the store under the run id chosen by the operator, and
+returns its status. The operator *publishes* the driver's future under
+:func:`driver_name` so the scheduler keeps its outcome after the operator's client
+leaves; the trigger reads that outcome, and unpublishes it when it is done. Setting
+the Dask ``Event`` named :func:`cancel_event_name` cancels the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.hooks.llm_settings import LLMSettings
+from llmcompiler_provider.results import RunResult
+
+CANCEL_POLL_S = 1.0
+
+
+def driver_name(run_id: str) -> str:
+    """The Dask key of a run's driver task, and the name its future is published under."""
+    return f"llmcompiler-run-{run_id}"
+
+
+def cancel_event_name(run_id: str) -> str:
+    return f"llmcompiler-cancel-{run_id}"
+
+
+@dataclass
+class RemoteRun:
+    """Everything the driver needs; pickled to the cluster (it holds the LLM key and store URL)."""
+
+    run_id: str
+    prompt: str | None
+    plan: str | None
+    llm: LLMSettings | None
+    config: RunConfig
+
+    def __repr__(self) -> str:  # never show the settings' secrets in Dask's dashboard or logs
+        return f"RemoteRun(run_id={self.run_id!r})"
+
+
+def record_failure(run_id: str, prompt: str | None, config: RunConfig, error: str) -> RunResult:
+    """Save a run that failed before it could start (e.g. its LLM could not be built)."""
+    from llmcompiler_provider.store import save_run_safely
+
+    result = RunResult(run_id=run_id, prompt=prompt, airflow=config.airflow, status="failed", error=error)
+    result.finished = time.time()
+    if (config.store_url or "").lower() != "none":
+        result.metrics_saved, result.metrics_error = save_run_safely(result.to_dict(), config.store_url)
+    return result
+
+
+def _watch_for_cancel(run: LLMCompilerRun, client: Any, run_id: str, done: threading.Event) -> None:
+    from distributed import Event
+
+    event = Event(cancel_event_name(run_id), client=client)
+    while not done.is_set():
+        if event.wait(timeout=CANCEL_POLL_S):
+            run.cancel()
+            return
+
+
+def drive_run(spec: RemoteRun) -> str:
+    """Run ``spec`` on the cluster this worker belongs to; returns the run's status (runs on a Dask worker)."""
+    from distributed import worker_client
+
+    from llmcompiler_provider.execution.cluster import describe_remote
+
+    try:
+        llm = spec.llm.make() if spec.llm is not None else None
+    except Exception as exc:  # recorded like any failed run, with its cause
+        return record_failure(spec.run_id, spec.prompt, spec.config, f"the LLM could not be set up: {exc}").status
+    with worker_client() as client:
+        run = LLMCompilerRun(
+            spec.prompt,
+            plan=spec.plan,
+            llm=llm,
+            config=spec.config,
+            client=client,
+            cluster_info=describe_remote(client, client.scheduler.address),
+            run_id=spec.run_id,
+        )
+        done = threading.Event()
+        watcher = threading.Thread(target=_watch_for_cancel, args=(run, client, spec.run_id, done), daemon=True)
+        watcher.start()
+        try:
+            result = run.execute()
+        finally:
+            done.set()
+    if result.metrics_saved is False:
+        raise RuntimeError(f"run {spec.run_id} ended {result.status} but {result.metrics_error}")
+    return result.status
+
+
+def submit_remote_run(client: Any, spec: RemoteRun) -> str:
+    """Submit the driver task and publish its future; returns the published name."""
+    name = driver_name(spec.run_id)
+    future = client.submit(drive_run, spec, key=name, pure=False)
+    client.publish_dataset(future, name=name)
+    return name

@@ -1,0 +1,136 @@
+"""Waits, without a worker slot, for a run submitted to a remote Dask cluster to finish.
+
+A small async loop: every ``poll_interval`` seconds it asks the metrics store
+whether the run has finished (``asyncio.to_thread``: the store is synchronous), and
+asks the scheduler whether the run's driver task erred or vanished. It fires one
+event: ``{"status": "finished", "run_id", "run_status"}`` or ``{"status": "error",
+"run_id", "message"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, AsyncIterator
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from llmcompiler_provider.hooks.dask import make_security
+from llmcompiler_provider.operators.remote_run import cancel_event_name, driver_name
+
+FINISHED_STATUSES = frozenset({"success", "failed", "cancelled"})
+DRIVER_GONE = frozenset({"lost", "cancelled"})
+
+
+def stored_status(run_id: str, store_url: str | None) -> str | None:
+    """The run's status in the store, or None when it is not there yet."""
+    from llmcompiler_provider.store import get_run
+
+    run = get_run(run_id, store_url)
+    return run["status"] if run else None
+
+
+class LLMCompilerRunTrigger(BaseTrigger):
+    def __init__(
+        self,
+        run_id: str,
+        store_url: str | None,
+        scheduler: str,
+        tls: dict[str, Any] | None = None,
+        poll_interval: float = 1.0,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.store_url = store_url
+        self.scheduler = scheduler
+        self.tls = dict(tls or {})
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "run_id": self.run_id,
+                "store_url": self.store_url,
+                "scheduler": self.scheduler,
+                "tls": self.tls,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+            },
+        )
+
+    def _event(self, status: str, **details: Any) -> TriggerEvent:
+        return TriggerEvent({"status": status, "run_id": self.run_id, **details})
+
+    async def _client(self) -> Any:
+        """An asynchronous Dask client on the scheduler, or None when it cannot be reached."""
+        from distributed import Client
+
+        try:
+            return await Client(self.scheduler, security=make_security(self.tls), asynchronous=True, timeout="10s")
+        except Exception as exc:  # the store alone still tells when the run ends
+            self.log.warning("cannot reach the Dask scheduler at %s (%s); watching the store only", self.scheduler, exc)
+            return None
+
+    async def _driver_problem(self, client: Any) -> str | None:
+        """Why the driver task ended without a stored run, or None while that is not known."""
+        name = driver_name(self.run_id)
+        try:
+            future = await client.get_dataset(name)
+        except KeyError:
+            return f"the run's driver task {name} is not known to the Dask scheduler at {self.scheduler}"
+        if future.status == "error":
+            exc = await future.exception()
+            return f"the run's driver task failed on the Dask cluster: {type(exc).__name__}: {exc}"
+        if future.status in DRIVER_GONE:
+            return f"the run's driver task was {future.status} on the Dask cluster"
+        if future.status == "finished":
+            return "the run's driver task finished but the metrics store has no finished run with its id"
+        return None
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        client = await self._client()
+        try:
+            while True:
+                status = await asyncio.to_thread(stored_status, self.run_id, self.store_url)
+                if status in FINISHED_STATUSES:
+                    yield self._event("finished", run_status=status)
+                    return
+                problem = await self._driver_problem(client) if client is not None else None
+                if problem is not None:
+                    # the run may have been saved between the two looks: read the store once more
+                    status = await asyncio.to_thread(stored_status, self.run_id, self.store_url)
+                    if status in FINISHED_STATUSES:
+                        yield self._event("finished", run_status=status)
+                    else:
+                        yield self._event("error", message=problem)
+                    return
+                if deadline is not None and time.monotonic() > deadline:
+                    yield self._event("error", message=f"the run did not finish within {self.timeout:g} s")
+                    return
+                await asyncio.sleep(self.poll_interval)
+        finally:
+            if client is not None:
+                await self._release(client)
+
+    async def _release(self, client: Any) -> None:
+        try:
+            await client.unpublish_dataset(driver_name(self.run_id))
+        except Exception:  # already released: nothing to do
+            pass
+        await client.close()
+
+    async def on_kill(self) -> None:
+        """The task was killed while deferred: cancel the run on the cluster (it is recorded as cancelled)."""
+        from distributed import Event
+
+        client = await self._client()
+        if client is None:
+            return
+        try:
+            await Event(cancel_event_name(self.run_id), client=client).set()
+        finally:
+            await client.close()
