@@ -158,7 +158,8 @@ class ScriptedServer:
     Scenarios: ``ok``, ``old-server`` (400 on ``stream_options``, no usage), ``unauthorized`` (401), ``forbidden`` (403), ``flaky`` (429 once, then ok),
     ``rate-limited`` (429 always), ``broken`` (500 always), ``drop`` (one piece, then the socket
     is closed mid-body), ``truncated`` (one piece, then a clean end without a finish),
-    ``malformed`` (an event that is not JSON), ``silent`` (never answers). A scenario may carry a
+    ``malformed`` (an event that is not JSON), ``stall`` (one piece, then silence), ``silent``
+    (never answers). A scenario may carry a
     suffix (``flaky-3``) so each test counts its own requests.
     """
 
@@ -238,6 +239,17 @@ class ScriptedServer:
 
             def answer_malformed(self, attempt: int) -> None:
                 self.send_stream(sse_chunk("Hel") + b"data: {this is not json\n\n")
+
+            def answer_stall(self, attempt: int) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                piece = sse_chunk("Hel")
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.flush()
+                server.stop.wait(30)
+                self.close_connection = True
 
             def answer_silent(self, attempt: int) -> None:
                 server.stop.wait(30)

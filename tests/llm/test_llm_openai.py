@@ -195,3 +195,10 @@ def test_a_server_that_never_answers_is_llm_timeout(scripted_server):
     with pytest.raises(LLMTimeout, match=r"did not answer within 0\.5s"):
         scripted(scripted_server, "silent-1", timeout=0.5).complete(HELLO)
     assert scripted_server.requests["silent-1"] == 1  # a timeout is not retried
+
+
+def test_a_server_that_stalls_mid_stream_is_llm_timeout(scripted_server):
+    stream = scripted(scripted_server, "stall-1", timeout=0.5).stream(HELLO)
+    assert next(stream) == "Hel"
+    with pytest.raises(LLMTimeout, match=r"stopped sending its answer for 0\.5s"):
+        next(stream)
