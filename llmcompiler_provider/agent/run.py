@@ -192,7 +192,7 @@ class LLMCompilerRun:
                     on_task=lambda task: self.on_event("planned", {"task": task.id, "tool": task.tool}),
                 )
             except PlanFailed as failure:
-                dispatcher.cancel()
+                dispatcher.reset()
                 last_error, errors = failure.error, str(failure.error)
                 self.result.plans.append(
                     PlanIteration(iteration, failure.text, [], compile_errors=errors.splitlines())

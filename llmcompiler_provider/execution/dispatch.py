@@ -9,6 +9,7 @@ at once; either way every task is submitted the moment it is known.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -18,10 +19,11 @@ from llmcompiler_provider.results import TaskRecord, preview
 from llmcompiler_provider.tools.registry import Toolset
 
 
-def unit_key(run_id: str, iteration: int, tasks: list[Task]) -> str:
+def unit_key(run_id: str, attempt: str, iteration: int, tasks: list[Task]) -> str:
+    """``tool-run-iteration-ids-attempt``: readable on the dashboard, unique per dispatch attempt."""
     tools = "+".join(sorted({t.tool for t in tasks}))
     ids = "_".join(str(t.id) for t in tasks[:4]) + ("_etc" if len(tasks) > 4 else "")
-    return f"{tools}-{run_id[:12]}-{iteration}-{ids}"
+    return f"{tools}-{run_id[:12]}-{iteration}-{ids}-{attempt}"
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Dispatcher:
     tasks: dict[int, Task] = field(default_factory=dict)
     queued: dict[int, float] = field(default_factory=dict)
     first_dispatch: float | None = None
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
 
     # submission -----------------------------------------------------------------------
     def _call(self, task: Task, graph: TaskGraph) -> Call:
@@ -66,7 +69,7 @@ class Dispatcher:
         if missing:
             raise ValueError(f"task {tasks[0].id}: depends on ${missing[0]}, which was never dispatched")
         upstream = sorted({self.producer[d] for d in outside})
-        return unit_key(self.run_id, self.iteration, tasks), calls, upstream
+        return unit_key(self.run_id, self.attempt, self.iteration, tasks), calls, upstream
 
     def register_unit(self, key: str, calls: list[Call], tasks: list[Task], queued: float | None) -> None:
         for call in calls:
@@ -117,8 +120,12 @@ class Dispatcher:
     def wait(self, timeout: float | None = None) -> dict[int, Observation]:
         """Wait for every submitted unit; Dask-level failures become failed observations."""
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
-        wait(list(self.futures.values()), timeout=timeout)
+        try:
+            wait(list(self.futures.values()), timeout=timeout)
+        except FuturesCancelledError:
+            pass  # cancelled units are reported as such below
         observations: dict[int, Observation] = {}
         for key, future in self.futures.items():
             if future.status == "finished":
@@ -133,6 +140,16 @@ class Dispatcher:
     def cancel(self) -> None:
         if self.futures:
             self.client.cancel(list(self.futures.values()), force=True)
+
+    def reset(self) -> None:
+        """Cancel everything dispatched so far and start a fresh attempt (a replanned plan)."""
+        self.cancel()
+        self.futures.clear()
+        self.producer.clear()
+        self.tasks.clear()
+        self.queued.clear()
+        self.first_dispatch = None
+        self.attempt = uuid.uuid4().hex[:6]
 
     def records(self, observations: dict[int, Observation], graph: TaskGraph) -> list[TaskRecord]:
         """Per-task records for the run result and the metrics store, in plan order."""

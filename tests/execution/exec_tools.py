@@ -1,0 +1,82 @@
+"""A toolset for the execution tests; importable by worker processes (tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from llmcompiler_provider.tools import Toolset
+
+tools = Toolset("exec-tests")
+
+
+def _count(path: str) -> int:
+    """Append one line to ``path`` and return how many lines it has: a cross-process call counter."""
+    with open(path, "a") as handle:
+        handle.write("x\n")
+    return len(Path(path).read_text().splitlines())
+
+
+@tools.tool(cost=0.1)
+def sleep(seconds: float, label: str = "") -> str:
+    time.sleep(seconds)
+    return f"slept {seconds} {label}".strip()
+
+
+@tools.tool(resources={"GPU": 1}, cost=0.2)
+def gpu_sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return f"gpu slept {seconds}"
+
+
+@tools.tool
+def boom(message: str) -> str:
+    raise RuntimeError(message)
+
+
+@tools.tool
+def record(value: object) -> dict:
+    return {"type": type(value).__name__, "value": value}
+
+
+@tools.tool
+def echo(text: str) -> str:
+    return text
+
+
+@tools.tool
+def counted(path: str, tag: str = "") -> int:
+    return _count(path)
+
+
+@tools.tool(retries=2)
+def flaky(path: str, fail_times: int) -> str:
+    n = _count(path)
+    if n <= fail_times:
+        raise ConnectionError(f"attempt {n} failed")
+    return f"ok after {n}"
+
+
+@tools.tool(timeout=0.3)
+def hang(seconds: float) -> str:
+    time.sleep(seconds)
+    return "finished"
+
+
+@tools.tool(pure=False)
+def side_effect(path: str) -> int:
+    return _count(path)
+
+
+@tools.tool
+async def async_sleep(seconds: float) -> str:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    return f"async slept {seconds}"
+
+
+@tools.tool
+def pid() -> int:
+    return os.getpid()
