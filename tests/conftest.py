@@ -18,6 +18,15 @@ from llmcompiler_provider.store import dispose_engines
 POSTGRES_SERVER_URL = os.environ.get("LLMCOMPILER_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture
+def private_home(tmp_path, monkeypatch) -> Iterator[None]:
+    """A home folder of the test's own and no store URL from the environment (folders make it automatic)."""
+    monkeypatch.setenv("LLMCOMPILER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LLMCOMPILER_STORE_URL", raising=False)
+    yield
+    dispose_engines()
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session; its URL. Dropped afterwards."""

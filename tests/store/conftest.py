@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from llmcompiler_provider.results import ClusterInfo, LLMCall, PlanIteration, RunResult, TaskRecord, Timings
-from llmcompiler_provider.store import dispose_engines
 
 T0 = 1_750_000_000.0  # a fixed epoch so timings are known exactly
 
 
 @pytest.fixture(autouse=True)
-def private_home(tmp_path, monkeypatch) -> Iterator[None]:
-    """Each test gets its own home folder and no store URL from the environment."""
-    monkeypatch.setenv("LLMCOMPILER_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LLMCOMPILER_STORE_URL", raising=False)
-    yield
-    dispose_engines()
+def private_home(private_home) -> None:
+    """Each test gets its own home folder and no store URL from the environment (tests/conftest.py)."""
 
 
 def task(task_id: int, start: float | None, stop: float | None, *, deps=(), status="success", **extra: Any) -> TaskRecord:

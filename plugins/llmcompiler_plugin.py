@@ -1,0 +1,6 @@
+"""Airflow loads the LLMCompiler UI plugin from here (see llmcompiler_provider/ui/plugin.py)."""
+
+from llmcompiler_provider.ui.plugin import LLMCompilerPlugin, loaded_through_provider
+
+if loaded_through_provider():  # the provider registers it already; a second copy would be refused as a duplicate
+    del LLMCompilerPlugin
