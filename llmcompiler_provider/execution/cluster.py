@@ -8,6 +8,10 @@ it used this CPU fallback).
 from __future__ import annotations
 
 import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -55,23 +59,30 @@ class ClusterOptions:
     dashboard: bool = False
 
 
+def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, ClusterInfo]:
+    """One dask-cuda worker per visible GPU (each pinned to it by CUDA_VISIBLE_DEVICES), each declaring ``GPU=1``."""
+    from dask_cuda import LocalCUDACluster
+
+    n_workers = min(options.n_workers or gpus, gpus)
+    kwargs: dict[str, Any] = {
+        "n_workers": n_workers,
+        "threads_per_worker": options.threads_per_worker,
+        "resources": {GPU_RESOURCE: 1},
+        "dashboard_address": ":0" if options.dashboard else None,
+    }
+    if options.rmm_pool_size:
+        kwargs["rmm_pool_size"] = options.rmm_pool_size
+    if options.device_memory_limit:
+        kwargs["device_memory_limit"] = options.device_memory_limit
+    cluster = LocalCUDACluster(**kwargs)
+    info = ClusterInfo(kind="local-cuda", address=cluster.scheduler_address, workers=n_workers, gpu_slots=n_workers)
+    return cluster, info
+
+
 def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
     gpus = visible_gpu_count()
-    dashboard = ":0" if options.dashboard else None
     if gpus:
-        from dask_cuda import LocalCUDACluster
-
-        kwargs: dict[str, Any] = {
-            "threads_per_worker": options.threads_per_worker,
-            "resources": {GPU_RESOURCE: 1},
-            "dashboard_address": dashboard,
-        }
-        if options.rmm_pool_size:
-            kwargs["rmm_pool_size"] = options.rmm_pool_size
-        if options.device_memory_limit:
-            kwargs["device_memory_limit"] = options.device_memory_limit
-        cluster = LocalCUDACluster(**kwargs)
-        return cluster, ClusterInfo(kind="local-cuda", address=cluster.scheduler_address, workers=gpus, gpu_slots=gpus)
+        return _start_cuda_cluster(options, gpus)
     if options.gpu_fallback == "fail":
         raise GPUUnavailable("no GPU is visible and gpu_fallback='fail': refusing to run GPU tools on the CPU")
     from distributed import LocalCluster
@@ -82,7 +93,7 @@ def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
         threads_per_worker=options.threads_per_worker,
         processes=options.processes,
         resources={GPU_RESOURCE: options.gpu_slots_per_worker},
-        dashboard_address=dashboard,
+        dashboard_address=":0" if options.dashboard else None,
         silence_logs=40,
     )
     info = ClusterInfo(
@@ -96,14 +107,19 @@ def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
 
 
 def describe_remote(client: Any, address: str) -> ClusterInfo:
-    workers = client.scheduler_info(n_workers=-1).get("workers", {}) if hasattr(client, "scheduler_info") else {}
-    slots = sum(int(w.get("resources", {}).get(GPU_RESOURCE, 0)) for w in workers.values())
+    """What a run records about an existing cluster (and a fresh look at its workers' resources)."""
+    workers = worker_resources(client, max_age=0)
+    slots = sum(int(resources.get(GPU_RESOURCE, 0)) for resources in workers.values())
     return ClusterInfo(kind="address", address=address, workers=len(workers), gpu_slots=slots)
 
 
 @contextmanager
 def open_client(options: ClusterOptions | None = None) -> Iterator[tuple[Any, ClusterInfo]]:
-    """A connected ``distributed.Client`` and a description of its cluster; closed on exit."""
+    """A connected ``distributed.Client`` and a description of its cluster; closed on exit.
+
+    An existing scheduler's packages are checked against this client's first
+    (``VersionMismatch``), so a mismatched cluster fails before any task runs.
+    """
     from distributed import Client
 
     options = options or ClusterOptions()
@@ -124,13 +140,117 @@ def open_client(options: ClusterOptions | None = None) -> Iterator[tuple[Any, Cl
         cluster.close()
 
 
+# package versions -------------------------------------------------------------------------
+
+#: what must match between this client and the cluster (distributed's own required packages, and this one)
+CHECKED_PACKAGES = ("dask", "distributed", "msgpack", "cloudpickle", "tornado", "toolz")
+PROVIDER_PACKAGE = "llmcompiler-provider"  # workers run this package's code; the scheduler need not have it
+MAX_LISTED = 3
+
+
 class VersionMismatch(RuntimeError):
     pass
 
 
+def _python_minor(packages: dict[str, Any]) -> str | None:
+    version = packages.get("python")
+    return ".".join(str(version).split(".")[:2]) if version else None
+
+
+def _relevant_versions(packages: dict[str, Any], *, runs_tasks: bool) -> dict[str, Any]:
+    names = CHECKED_PACKAGES + ((PROVIDER_PACKAGE,) if runs_tasks else ())
+    return {"python": _python_minor(packages), **{name: packages.get(name) for name in names}}
+
+
+def version_differences(versions: dict[str, Any]) -> list[str]:
+    """``client.get_versions(packages=[PROVIDER_PACKAGE])`` -> one phrase per mismatch, e.g.
+    ``"msgpack 9.9.9 on worker tcp://10.0.0.5:4001 (here 1.2.4)"``."""
+    mine = _relevant_versions(versions["client"]["packages"], runs_tasks=True)
+    places = [("the scheduler", versions.get("scheduler"), False)]
+    places += [(f"worker {address}", info, True) for address, info in sorted(versions.get("workers", {}).items())]
+    differences = []
+    for place, info, runs_tasks in places:
+        if not isinstance(info, dict):
+            continue  # a worker that did not answer is not a mismatch
+        theirs = _relevant_versions(info.get("packages", {}), runs_tasks=runs_tasks)
+        for name, version in theirs.items():
+            if version != mine[name]:
+                found = version if version is not None else "missing"
+                differences.append(f"{name} {found} on {place} (here {mine[name]})")
+    return differences
+
+
 def check_versions(client: Any) -> None:
-    """Fail before any task runs when the client's and workers' key packages differ."""
-    try:
-        client.get_versions(check=True)
-    except ValueError as exc:
-        raise VersionMismatch(f"Dask cluster package versions do not match this client's: {exc}") from exc
+    """Fail before any task runs when the cluster's key packages differ from this client's.
+
+    ``client.get_versions(check=True)`` only warns, so the comparison is made here:
+    Python (major.minor), distributed's required packages, and this provider on workers.
+    """
+    differences = version_differences(client.get_versions(packages=[PROVIDER_PACKAGE]))
+    if differences:
+        more = f"; and {len(differences) - MAX_LISTED} more" if len(differences) > MAX_LISTED else ""
+        raise VersionMismatch(
+            "the Dask cluster's packages differ from this client's: "
+            + "; ".join(differences[:MAX_LISTED]) + more
+            + ": install the same versions on the client, scheduler and workers"
+        )
+
+
+# resources ---------------------------------------------------------------------------------
+
+RESOURCE_CACHE_S = 5.0  # how long a client trusts what it last learned of its workers' resources
+
+_resource_cache: "weakref.WeakKeyDictionary[Any, tuple[float, dict[str, dict[str, float]]]]" = (
+    weakref.WeakKeyDictionary()
+)
+_resource_cache_lock = threading.Lock()
+
+
+class ResourceUnavailable(RuntimeError):
+    pass
+
+
+def worker_resources(client: Any, max_age: float = RESOURCE_CACHE_S) -> dict[str, dict[str, float]]:
+    """Each worker's declared resources (address -> {name: amount}), asked of the scheduler at most
+    once per ``max_age`` seconds per client."""
+    now = time.monotonic()
+    with _resource_cache_lock:
+        cached = _resource_cache.get(client)
+    if cached is not None and now - cached[0] < max_age:
+        return cached[1]
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    resources = {address: dict(info.get("resources") or {}) for address, info in workers.items()}
+    with _resource_cache_lock:
+        _resource_cache[client] = (now, resources)
+    return resources
+
+
+def _offers(resources: dict[str, float], needed: Mapping[str, float]) -> bool:
+    return all(resources.get(name, 0) >= amount for name, amount in needed.items())
+
+
+def _amounts(resources: Mapping[str, float]) -> str:
+    return ", ".join(f"{name}={amount:g}" for name, amount in sorted(resources.items())) or "no resources"
+
+
+def check_resources(client: Any, needed: Mapping[str, float]) -> None:
+    """Raise ``ResourceUnavailable`` unless some worker offers all of ``needed``.
+
+    Without this, Dask would keep such a task in ``no-worker`` until the run times out.
+    A hit costs a dictionary lookup; a miss asks the scheduler again before failing,
+    so workers that joined since the last look count.
+    """
+    if not needed:
+        return
+    if any(_offers(r, needed) for r in worker_resources(client).values()):
+        return
+    workers = worker_resources(client, max_age=0)
+    if any(_offers(r, needed) for r in workers.values()):
+        return
+    listed = "; ".join(f"{address}: {_amounts(r)}" for address, r in sorted(workers.items())[:MAX_LISTED])
+    if len(workers) > MAX_LISTED:
+        listed += f"; and {len(workers) - MAX_LISTED} more"
+    raise ResourceUnavailable(
+        f"no Dask worker offers {_amounts(needed)} (workers: {listed or 'none'}): "
+        f"start one with `dask worker <scheduler> --resources \"{_amounts(needed).replace(', ', ' ')}\"`"
+    )

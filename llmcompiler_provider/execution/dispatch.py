@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from llmcompiler_provider.execution.cluster import check_resources
 from llmcompiler_provider.execution.units import Call, Observation, run_unit
 from llmcompiler_provider.plan.ir import Ref, Task, TaskGraph, map_refs, to_jsonable
 from llmcompiler_provider.results import TaskRecord, preview
@@ -84,6 +85,7 @@ class Dispatcher:
     def submit_unit(self, tasks: list[Task], graph: TaskGraph) -> Any:
         """Submit tasks that run together as one Dask task (usually just one)."""
         key, calls, upstream = self.plan_unit(tasks, graph)
+        check_resources(self.client, _merge_resources(t.resources for t in tasks))  # fail fast, not in no-worker
         now = time.time()
         future = self.client.submit(
             run_unit,
@@ -126,15 +128,19 @@ class Dispatcher:
             wait(list(self.futures.values()), timeout=timeout)
         except FuturesCancelledError:
             pass  # cancelled units are reported as such below
+        return self.observations()
+
+    def observations(self) -> dict[int, Observation]:
+        """What is known now, without waiting: finished units' observations, the rest as failures."""
         observations: dict[int, Observation] = {}
         for key, future in self.futures.items():
             if future.status == "finished":
                 observations.update(future.result())
-            else:
-                cause = _future_error(future)
-                for task_id, producer in self.producer.items():
-                    if producer == key:
-                        observations[task_id] = Observation(status="failed", error=cause)
+                continue
+            cause = _future_error(future) if future.status != "pending" else "cancelled before it finished"
+            for task_id, producer in self.producer.items():
+                if producer == key:
+                    observations[task_id] = Observation(status="cancelled" if "cancelled" in cause else "failed", error=cause)
         return observations
 
     def cancel(self) -> None:
