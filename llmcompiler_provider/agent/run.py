@@ -103,8 +103,10 @@ class LLMCompilerRun:
             result.status = "success"
         except RunCancelled as exc:
             result.status, result.error = "cancelled", str(exc)
+            self._keep_unfinished_iteration()
         except Exception as exc:  # every failure is recorded with its cause
             result.status, result.error = "failed", _one_line(exc)
+            self._keep_unfinished_iteration()
         finally:
             result.finished = time.time()
             self._fill_timings()
@@ -209,9 +211,11 @@ class LLMCompilerRun:
                 dispatcher.cancel()
                 raise TimeoutError(f"the plan's tasks did not finish within {self.config.run_timeout:g} s")
             try:
-                return dispatcher.wait(timeout=min(1.0, remaining) if remaining is not None else 1.0)
+                observations = dispatcher.wait(timeout=min(1.0, remaining) if remaining is not None else 1.0)
             except TimeoutError:
                 continue
+            self._check_cancelled()
+            return observations
 
     def _join(self, plan_text: str, observed: str, *, can_replan: bool) -> JoinDecision:
         started = time.time()
@@ -220,6 +224,17 @@ class LLMCompilerRun:
         self.result.joiner_model = getattr(self.llm, "model_name", None)
         self.on_event("joined", {"replan": decision.replan})
         return decision
+
+    def _keep_unfinished_iteration(self) -> None:
+        """A run that stops mid-iteration still records the tasks it dispatched and those that finished."""
+        dispatcher = self._dispatcher
+        if dispatcher is None or not dispatcher.tasks:
+            return
+        if any(p.iteration == dispatcher.iteration and p.tasks for p in self.result.plans):
+            return
+        graph = TaskGraph(tasks=dict(dispatcher.tasks))
+        records = dispatcher.records(dispatcher.observations(), graph)
+        self.result.plans.append(PlanIteration(dispatcher.iteration, self.plan_text or "", records))
 
     # after the run --------------------------------------------------------------------
     def _fill_timings(self) -> None:
