@@ -19,7 +19,6 @@ ViewerDependency = Callable[..., "Viewer | Awaitable[Viewer]"]
 class Viewer:
     """What the person asking may read."""
 
-    name: str | None = None
     readable_dag_ids: frozenset[str] | None = None  # None: every DAG
     reads_runs_outside_airflow: bool = True  # runs started by the CLI or the library, with no DAG
 

@@ -16,8 +16,7 @@ from llmcompiler_provider.ui.access import Viewer
 
 def airflow_viewer(user: GetUserDep) -> Viewer:
     auth_manager = get_auth_manager()
-    name = user.get_name()
     if auth_manager.is_authorized_dag(method="GET", user=user):  # no DAG named: every DAG
-        return Viewer(name=name)
+        return Viewer()
     readable = auth_manager.get_authorized_dag_ids(user=user, method="GET")
-    return Viewer(name=name, readable_dag_ids=frozenset(readable), reads_runs_outside_airflow=False)
+    return Viewer(readable_dag_ids=frozenset(readable), reads_runs_outside_airflow=False)

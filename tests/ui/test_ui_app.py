@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
+from llmcompiler_provider.results import LLMCall, RunResult
+from llmcompiler_provider.store import save_run
 from llmcompiler_provider.ui import create_app, create_standalone_app
 from llmcompiler_provider.ui.access import Viewer
 
@@ -28,7 +30,7 @@ def newest_first(results: list[dict]) -> list[str]:
 
 
 def only_nightly_batch() -> Viewer:
-    return Viewer(name="limited", readable_dag_ids=frozenset({"nightly_batch"}), reads_runs_outside_airflow=False)
+    return Viewer(readable_dag_ids=frozenset({"nightly_batch"}), reads_runs_outside_airflow=False)
 
 
 def test_runs_page_lists_every_run_newest_first_each_linking_to_its_page(client: TestClient, seeded: SeededStore):
@@ -212,3 +214,24 @@ def test_pages_forbid_scripts_and_framing_by_other_sites(client: TestClient):
     assert headers["x-content-type-options"] == "nosniff"
     assert client.get("/", follow_redirects=False).headers["location"] == f"{PREFIX}/runs"
     assert client.get(f"{PREFIX}/icon.svg").headers["content-type"] == "image/svg+xml"
+
+
+def test_a_run_that_failed_before_any_plan_shows_its_error_and_no_charts(store_url: str):
+    failed = RunResult(status="failed", prompt="hello", error="the planner could not reach http://llm:8000/v1",
+                       started=1_750_000_000.0, finished=1_750_000_001.0,
+                       llm_calls=[LLMCall("planner", "m", error="connection refused", started=1_750_000_000.0)])
+    save_run(failed.to_dict(), store_url)
+    with TestClient(create_standalone_app(store_url)) as one_run:
+        page = one_run.get(f"{PREFIX}/runs/{failed.run_id}").text
+    assert "the planner could not reach http://llm:8000/v1" in page and "connection refused" in page
+    assert 'class="task-graph"' not in page and "No answer (the run failed)." in page
+    assert len(re.findall(r'<rect [^>]*class="bar ', page)) == 1  # the planner call
+
+
+def test_a_run_still_running_shows_what_has_run_so_far(store_url: str):
+    running = RunResult(status="running", prompt="hello", started=1_750_000_000.0)
+    save_run(running.to_dict(), store_url)
+    with TestClient(create_standalone_app(store_url)) as one_run:
+        response = one_run.get(f"{PREFIX}/runs/{running.run_id}")
+    assert response.status_code == 200
+    assert "No task or LLM call of this run has recorded times." in response.text
