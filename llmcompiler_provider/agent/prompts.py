@@ -25,8 +25,8 @@ JOINER_RULES = """\
 Answer the question from the observations of the plan that was run: one line of thought, then an action.
 Finish(answer) gives the final answer in words.
 Example:
-Thought: The observations say the Eiffel Tower is 330 metres tall and the Statue of Liberty 93 metres.
-Action: Finish(The Eiffel Tower is taller: 330 metres against 93 metres.)
+Thought: The observations say the Nile is 6650 kilometres long and the Amazon 6400 kilometres.
+Action: Finish(The Nile is longer: 6650 km against 6400 km.)
 Only when the observations cannot answer the question and another plan could, ask for one instead:
 Thought: The population of Spain was not looked up.
 Action: Replan(look up the population of Spain)"""

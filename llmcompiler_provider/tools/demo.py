@@ -16,10 +16,10 @@ from llmcompiler_provider.tools.registry import Toolset
 from llmcompiler_provider.tools.safe_math import solve
 
 EXAMPLES = """\
-Question: Which is taller, the Eiffel Tower or the Statue of Liberty?
-Thought: look both heights up at once, then compare them.
-1. search("Eiffel Tower height")
-2. search("Statue of Liberty height")
+Question: Which is longer, the Nile or the Amazon River?
+Thought: look both lengths up at once, then compare them.
+1. search("Nile length")
+2. search("Amazon River length")
 3. math("which is larger", [$1, $2])
 4. join()
 <END_OF_PLAN>
