@@ -2,5 +2,6 @@
 
 from llmcompiler_provider.ui.plugin import LLMCompilerPlugin, loaded_through_provider
 
-if loaded_through_provider():  # the provider registers it already; a second copy would be refused as a duplicate
+# the provider registers it already when Airflow loads provider plugins; a second copy would be refused
+if loaded_through_provider():
     del LLMCompilerPlugin

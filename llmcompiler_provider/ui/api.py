@@ -36,7 +36,8 @@ def api_router(viewer: ViewerDependency) -> APIRouter:
         runs = queries.recent_runs(who, store_url(request), runs_filter)
         return {"runs": runs, "count": len(runs)}
 
-    @router.get("/runs/{run_id}", response_model=schemas.RunDetail, summary="Everything recorded about one run")
+    @router.get("/runs/{run_id}", response_model=schemas.RunDetail,
+                summary="Everything recorded about one run")
     def read_run(request: Request, run_id: str, who: Viewer = Depends(viewer)) -> dict:
         return queries.run_detail(who, store_url(request), run_id)
 
@@ -47,7 +48,8 @@ def api_router(viewer: ViewerDependency) -> APIRouter:
         return {"run_id": run_id, "span_s": chart.span_s, "plan_starts": chart.plan_starts,
                 "lanes": [asdict(lane) for lane in chart.lanes]}
 
-    @router.get("/trends", response_model=schemas.Trend, summary="One point per run, oldest first, for trend plots")
+    @router.get("/trends", response_model=schemas.Trend,
+                summary="One point per run, oldest first, for trend plots")
     def read_trends(
         request: Request,
         dag_id: str | None = DAG_ID,
@@ -60,7 +62,7 @@ def api_router(viewer: ViewerDependency) -> APIRouter:
         return {"points": points, "count": len(points)}
 
     @router.get("/ti", response_model=schemas.TaskInstanceRun,
-                summary="The run recorded for an Airflow task instance (its latest try unless try_number is given)")
+                summary="The run an Airflow task instance recorded (its latest try unless try_number is set)")
     def find_task_instance_run(
         request: Request,
         dag_id: str,

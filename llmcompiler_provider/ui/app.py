@@ -42,11 +42,13 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.removeprefix(base_path(request)).startswith("/api/")
 
 
-def _error(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
-    response = page(request, "error.html", status_code=status_code, title=ERROR_TITLES.get(status_code, "Error"),
-                    message=message)
+    title = ERROR_TITLES.get(status_code, "Error")
+    response = page(request, "error.html", status_code=status_code, title=title, message=message)
     response.headers.update(headers or {})
     return response
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from llmcompiler_provider.metrics import GPU_RESOURCE
 from llmcompiler_provider.ui import formatting, svg
+from llmcompiler_provider.ui.task_facts import uses_gpu, worker_name
 
 LABEL_WIDTH = 210.0
 CHART_WIDTH = 960.0
@@ -24,6 +25,7 @@ BAR_HEIGHT = 18.0
 MIN_BAR_PX = 2.0
 MIN_LABEL_PX = 46.0
 CHARS_PER_PX = 1 / 6.6  # average glyph width of the 11px label font
+GPU_OUTLINE = "#1d4f8f"
 TOUCHING_S = 1e-3  # bars closer than this do not overlap (epoch floats lose microseconds)
 
 
@@ -72,16 +74,6 @@ def pack(bars: Iterable[Bar]) -> list[list[Bar]]:
     return rows
 
 
-def worker_name(address: str | None) -> str:
-    if not address:
-        return "unknown worker"
-    return address.split("://", 1)[-1]
-
-
-def uses_gpu(task: dict[str, Any]) -> bool:
-    return float((task.get("resources") or {}).get(GPU_RESOURCE, 0) or 0) > 0
-
-
 def _task_label(task: dict[str, Any], several_plans: bool) -> str:
     prefix = f"P{task['plan_iteration'] + 1} " if several_plans else ""
     return f"{prefix}${task['id']} {task['tool']}"
@@ -89,7 +81,8 @@ def _task_label(task: dict[str, Any], several_plans: bool) -> str:
 
 def _task_detail(task: dict[str, Any], label: str) -> str:
     duration = (task["finished"] or 0) - (task["started"] or 0)
-    parts = [f"{label}: {task['status']}, {formatting.seconds(duration)}", f"on {worker_name(task.get('worker'))}"]
+    parts = [f"{label}: {task['status']}, {formatting.seconds(duration)}",
+             f"on {worker_name(task.get('worker'))}"]
     if uses_gpu(task):
         parts.append(f"GPU {task['resources'][GPU_RESOURCE]:g}")
     if (task.get("attempts") or 0) > 1:
@@ -100,7 +93,8 @@ def _task_detail(task: dict[str, Any], label: str) -> str:
 
 
 def _task_bars(run: dict[str, Any], origin: float) -> list[tuple[dict[str, Any], Bar]]:
-    tasks = [t for t in run.get("tasks") or [] if t.get("started") is not None and t.get("finished") is not None]
+    tasks = [t for t in run.get("tasks") or []
+             if t.get("started") is not None and t.get("finished") is not None]
     several_plans = len({t["plan_iteration"] for t in run.get("tasks") or []}) > 1
     bars = []
     for task in tasks:
@@ -126,11 +120,14 @@ def _llm_bars(run: dict[str, Any], origin: float) -> list[Bar]:
             continue
         start = call["started"] - origin
         tokens = f"{call.get('prompt_tokens') or 0} + {call.get('completion_tokens') or 0} tokens"
-        detail = f"{call['role']} ({call.get('model') or 'model'}): {formatting.seconds(call.get('latency_s'))}, {tokens}"
+        latency = formatting.seconds(call.get("latency_s"))
+        detail = f"{call['role']} ({call.get('model') or 'model'}): {latency}, {tokens}"
         if call.get("error"):
             detail += f"; error: {svg.shorten(call['error'], 300)}"
-        bars.append(Bar(start=start, stop=start + max(0.0, call.get("latency_s") or 0.0), label=call["role"],
-                        detail=detail, kind=call["role"], status="failed" if call.get("error") else "success"))
+        stop = start + max(0.0, call.get("latency_s") or 0.0)
+        status = "failed" if call.get("error") else "success"
+        bars.append(Bar(start=start, stop=stop, label=call["role"], detail=detail, kind=call["role"],
+                        status=status))
     return bars
 
 
@@ -180,8 +177,9 @@ def gantt_chart(run: dict[str, Any]) -> GanttChart:
 def _bar_element(bar: Bar, x: float, y: float, width: float) -> str:
     classes = ["bar", f"bar-{bar.kind}", f"status-{bar.status}"] + (["gpu"] if bar.gpu else [])
     fill = svg.LLM_COLOR if bar.kind != "task" else svg.status_color(bar.status)
-    parts = [svg.titled("rect", bar.detail, class_=" ".join(classes), x=x, y=y, width=width, height=BAR_HEIGHT,
-                        rx=3, fill=fill, stroke="#1d4f8f" if bar.gpu else None, stroke_width=2 if bar.gpu else None)]
+    outline = {"stroke": GPU_OUTLINE, "stroke_width": 2} if bar.gpu else {}
+    parts = [svg.titled("rect", bar.detail, class_=" ".join(classes), x=x, y=y, width=width,
+                        height=BAR_HEIGHT, rx=3, fill=fill, **outline)]
     if width >= MIN_LABEL_PX:
         label = svg.shorten(bar.label, int((width - 8) * CHARS_PER_PX))
         parts.append(svg.element("text", svg.text_of(label), x=x + 4, y=y + BAR_HEIGHT - 5, font_size=11,
@@ -201,8 +199,8 @@ def render_gantt(chart: GanttChart, *, label: str = "Tasks per worker and GPU sl
     for index, lane in enumerate(chart.lanes):  # lane backgrounds and names
         y = AXIS_HEIGHT + index * LANE_HEIGHT
         shade = {"llm": "#f3effa", "gpu": "#edf3fb"}.get(lane.group, "#f7f7f7" if index % 2 else "#ffffff")
-        body.append(svg.element("rect", class_=f"lane lane-{lane.group}", x=0, y=y, width=width, height=LANE_HEIGHT,
-                                fill=shade))
+        body.append(svg.element("rect", class_=f"lane lane-{lane.group}", x=0, y=y, width=width,
+                                height=LANE_HEIGHT, fill=shade))
         body.append(svg.titled("text", lane.name, svg.text_of(svg.shorten(lane.name, 32)), class_="lane-name",
                                x=8, y=y + LANE_HEIGHT - 9, fill="#333333"))
     for tick in svg.ticks(0, span):  # time axis and grid
@@ -210,8 +208,9 @@ def render_gantt(chart: GanttChart, *, label: str = "Tasks per worker and GPU sl
         if x > LABEL_WIDTH + CHART_WIDTH + 0.5:
             continue
         body.append(svg.element("line", x1=x, y1=AXIS_HEIGHT - 4, x2=x, y2=height - 10, stroke="#d6d6d6"))
-        body.append(svg.element("text", svg.text_of(f"{formatting.axis_number(tick)} s"), x=x, y=AXIS_HEIGHT - 10,
-                                text_anchor="middle", fill="#555555", font_size=11))
+        label = svg.text_of(f"{formatting.axis_number(tick)} s")
+        body.append(svg.element("text", label, x=x, y=AXIS_HEIGHT - 10, text_anchor="middle", fill="#555555",
+                                font_size=11))
     for iteration, start in chart.plan_starts:  # where each plan iteration's tasks began
         x = LABEL_WIDTH + start * scale
         body.append(svg.element("line", class_="plan-start", x1=x, y1=AXIS_HEIGHT, x2=x, y2=height - 10,

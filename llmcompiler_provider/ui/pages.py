@@ -13,7 +13,8 @@ from llmcompiler_provider.ui.run_view import run_view
 from llmcompiler_provider.ui.trend_charts import NO_DAG, TREND_METRICS, render_trend_chart
 
 ICON_SVG = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#4a86c5" stroke-width="2">'
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#4a86c5" '
+    'stroke-width="2">'
     '<rect x="2" y="4" width="7" height="5" rx="1"/><rect x="15" y="2" width="7" height="5" rx="1"/>'
     '<rect x="15" y="11" width="7" height="5" rx="1"/><rect x="8" y="18" width="7" height="5" rx="1"/>'
     '<path d="M9 6.5h6M9 6.5l6 7M18.5 16v2.5h-3.5"/></svg>'

@@ -50,7 +50,7 @@ class LLMCompilerPlugin(AirflowPlugin):
 
 
 def loaded_through_provider() -> bool:
-    """Whether Airflow loads this plugin from the provider's metadata (so a plugins-folder copy would be a duplicate)."""
+    """Whether Airflow loads this plugin from the provider's metadata (so the plugins folder must not)."""
     from airflow import settings
 
     from llmcompiler_provider import get_provider_info

@@ -64,7 +64,9 @@ def parse_since(value: str | None) -> datetime | None:
             return datetime.combine(date.fromisoformat(text), time(), tzinfo=timezone.utc)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadFilter(f"'since' must be a date like 2025-06-15 or a time like 2025-06-15T12:00:00Z, not {value!r}.")
+        raise BadFilter(
+            f"'since' must be a date like 2025-06-15 or a time like 2025-06-15T12:00:00Z, not {value!r}."
+        )
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

@@ -18,7 +18,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # api_key=..., "password": "...", token: ...
     (
         re.compile(
-            r"""\b((?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|password|passwd|pwd|token|auth[_-]?token)"""
+            r"""\b((?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|password|passwd|pwd|token"""
+            r"""|auth[_-]?token)"""
             r"""["']?\s*[:=]\s*["']?)[^\s"',;&}]+""",
             re.IGNORECASE,
         ),

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmcompiler_provider.ui import formatting
-from llmcompiler_provider.ui.gantt import gantt_chart, render_gantt, run_origin, uses_gpu, worker_name
+from llmcompiler_provider.ui.gantt import gantt_chart, render_gantt, run_origin
+from llmcompiler_provider.ui.task_facts import arguments_text, uses_gpu, worker_name
 from llmcompiler_provider.ui.task_graph import render_task_graph
 
 
@@ -48,32 +49,34 @@ class RunView:
 
 
 def _figures(run: dict[str, Any]) -> list[Figure]:
+    seconds, ratio, percent, count = (formatting.seconds, formatting.ratio, formatting.percent,
+                                      formatting.count)
     timings = run.get("timings") or {}
     counts, tokens, cluster = run.get("counts") or {}, run.get("tokens") or {}, run.get("cluster") or {}
     sum_s, path_s = run.get("sum_task_s"), run.get("critical_path_s")
     ideal = sum_s / path_s if sum_s and path_s else None
-    slots = cluster.get("gpu_slots") or 0
-    cluster_hint = ", ".join(filter(None, [cluster.get("kind") or "unknown",
-                                           "GPU slots declared by CPU workers" if cluster.get("gpu_fallback") else "",
-                                           cluster.get("address")]))
+    workers, slots = cluster.get("workers") or 0, cluster.get("gpu_slots") or 0
+    prompt_tokens, completion_tokens = tokens.get("prompt") or 0, tokens.get("completion") or 0
+    fallback = "GPU slots declared by CPU workers" if cluster.get("gpu_fallback") else ""
+    cluster_facts = [cluster.get("kind") or "unknown", fallback, cluster.get("address")]
     return [
-        Figure("Wall time", formatting.seconds(run.get("wall_s")), "from the prompt to the answer"),
-        Figure("Planning", formatting.seconds(timings.get("planning_s")), "LLM planner"),
-        Figure("Execution", formatting.seconds(timings.get("execution_s")), "first task start to last task stop"),
-        Figure("Joining", formatting.seconds(timings.get("joining_s")), "LLM joiner"),
-        Figure("First task dispatched", formatting.seconds(run.get("first_dispatch_s")), "after the run started"),
-        Figure("Planning overlapped", formatting.seconds(timings.get("overlap_s")), "tasks ran while the plan streamed"),
-        Figure("Sum of task times", formatting.seconds(sum_s), "one after another"),
-        Figure("Critical path", formatting.seconds(path_s), "longest dependency chain"),
-        Figure("Speedup", formatting.ratio(run.get("speedup")), "sum of task times / execution wall"),
-        Figure("Ideal speedup", formatting.ratio(ideal), "sum of task times / critical path"),
-        Figure("Efficiency", formatting.percent(run.get("efficiency")), "speedup / ideal speedup"),
-        Figure("GPU-slot utilization", formatting.percent(run.get("gpu_slot_utilization")), "busy GPU-slot time"),
-        Figure("Tasks", formatting.count(counts.get("tasks")),
+        Figure("Wall time", seconds(run.get("wall_s")), "from the prompt to the answer"),
+        Figure("Planning", seconds(timings.get("planning_s")), "LLM planner"),
+        Figure("Execution", seconds(timings.get("execution_s")), "first task start to last task stop"),
+        Figure("Joining", seconds(timings.get("joining_s")), "LLM joiner"),
+        Figure("First task dispatched", seconds(run.get("first_dispatch_s")), "after the run started"),
+        Figure("Planning overlapped", seconds(timings.get("overlap_s")), "tasks ran while the plan streamed"),
+        Figure("Sum of task times", seconds(sum_s), "one after another"),
+        Figure("Critical path", seconds(path_s), "longest dependency chain"),
+        Figure("Speedup", ratio(run.get("speedup")), "sum of task times / execution wall"),
+        Figure("Ideal speedup", ratio(ideal), "sum of task times / critical path"),
+        Figure("Efficiency", percent(run.get("efficiency")), "speedup / ideal speedup"),
+        Figure("GPU-slot utilization", percent(run.get("gpu_slot_utilization")), "busy GPU-slot time"),
+        Figure("Tasks", count(counts.get("tasks")),
                f"{counts.get('failed_tasks') or 0} failed, {counts.get('replans') or 0} replans"),
-        Figure("Tokens", formatting.count((tokens.get("prompt") or 0) + (tokens.get("completion") or 0)),
-               f"{formatting.count(tokens.get('prompt'))} prompt + {formatting.count(tokens.get('completion'))} completion"),
-        Figure("Cluster", f"{cluster.get('workers') or 0} workers · {slots} GPU slots", cluster_hint),
+        Figure("Tokens", count(prompt_tokens + completion_tokens),
+               f"{count(prompt_tokens)} prompt + {count(completion_tokens)} completion"),
+        Figure("Cluster", f"{workers} workers · {slots} GPU slots", ", ".join(filter(None, cluster_facts))),
         Figure("Models", run.get("planner_model") or formatting.MISSING,
                f"joiner: {run.get('joiner_model') or formatting.MISSING}"),
     ]
@@ -86,12 +89,17 @@ def _task_problems(tasks: list[dict[str, Any]], several_plans: bool) -> list[Pro
         for task in in_plan.values():
             if task.get("status") != "failed" and not task.get("error"):
                 continue
-            where = (f"plan {iteration + 1}, " if several_plans else "") + f"task ${task['id']} {task['tool']}"
-            failed_deps = [in_plan[d] for d in task.get("deps") or [] if in_plan.get(d, {}).get("status") == "failed"]
-            causes = [f"depends on ${d['id']} {d['tool']}, which failed: {d.get('error') or 'no error recorded'}"
-                      for d in failed_deps]
+            plan = f"plan {iteration + 1}, " if several_plans else ""
+            where = f"{plan}task ${task['id']} {task['tool']}"
+            failed_deps = [in_plan[d] for d in task.get("deps") or []
+                           if in_plan.get(d, {}).get("status") == "failed"]
+            causes = [
+                f"depends on ${d['id']} {d['tool']}, which failed: {d.get('error') or 'no error recorded'}"
+                for d in failed_deps
+            ]
             if (task.get("attempts") or 0) > 1:
-                causes.append(f"failed after {task['attempts']} attempts on {worker_name(task.get('worker'))}")
+                where_ran = worker_name(task.get("worker"))
+                causes.append(f"failed after {task['attempts']} attempts on {where_ran}")
             problems.append(Problem(where, task.get("error") or "failed without an error message", causes))
     return problems
 
@@ -111,24 +119,24 @@ def _problems(run: dict[str, Any]) -> list[Problem]:
     problems += _task_problems(tasks, several_plans)
     for call in run.get("llm_calls") or []:
         if call.get("error"):
-            problems.append(Problem(f"LLM {call['role']} call ({call.get('model') or 'model'})", call["error"]))
+            where = f"LLM {call['role']} call ({call.get('model') or 'model'})"
+            problems.append(Problem(where, call["error"]))
     return problems
 
 
 def _task_rows(tasks: list[dict[str, Any]], origin: float | None) -> list[dict[str, Any]]:
     rows = []
     for task in tasks:
-        arguments = task.get("arguments") or {}
-        if arguments.get("truncated"):
-            shown = str(arguments.get("preview") or "")
-        else:
-            shown = ", ".join([repr(a) for a in arguments.get("args") or []]
-                              + [f"{k}={v!r}" for k, v in (arguments.get("kwargs") or {}).items()])
         offset = task["started"] - origin if task.get("started") is not None and origin is not None else None
-        resources = ", ".join(f"{k}={v:g}" for k, v in (task.get("resources") or {}).items())
-        rows.append({**task, "call": f"{task['tool']}({shown})", "offset_s": offset, "resources_text": resources,
-                     "deps_text": ", ".join(f"${d}" for d in task.get("deps") or []),
-                     "gpu": uses_gpu(task), "worker_name": worker_name(task.get("worker")) if task.get("worker") else ""})
+        rows.append({
+            **task,
+            "call": f"{task['tool']}({arguments_text(task)})",
+            "offset_s": offset,
+            "resources_text": ", ".join(f"{k}={v:g}" for k, v in (task.get("resources") or {}).items()),
+            "deps_text": ", ".join(f"${d}" for d in task.get("deps") or []),
+            "gpu": uses_gpu(task),
+            "worker_name": worker_name(task.get("worker")) if task.get("worker") else "",
+        })
     return rows
 
 

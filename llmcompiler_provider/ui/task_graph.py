@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmcompiler_provider.ui import formatting, svg
-from llmcompiler_provider.ui.gantt import uses_gpu
+from llmcompiler_provider.ui.task_facts import arguments_text, uses_gpu
 
 NODE_WIDTH = 170.0
 NODE_HEIGHT = 46.0
@@ -58,27 +58,18 @@ def _node(task: dict[str, Any], x: float, y: float) -> str:
         facts.append(formatting.seconds(task["duration_s"]))
     if uses_gpu(task):
         facts.append("GPU")
-    tooltip = f"${task['id']} {task['tool']}({_arguments_preview(task)}) — {status}"
+    tooltip = f"${task['id']} {task['tool']}({svg.shorten(arguments_text(task), 200)}) — {status}"
     if task.get("error"):
         tooltip += f": {task['error']}"
     gpu = uses_gpu(task)
     return "".join([
         svg.titled("rect", tooltip, class_=f"node status-{status}" + (" gpu" if gpu else ""), x=x, y=y,
-                   width=NODE_WIDTH, height=NODE_HEIGHT, rx=6, fill="#ffffff", stroke=svg.status_color(status),
-                   stroke_width=3 if gpu else 2),
+                   width=NODE_WIDTH, height=NODE_HEIGHT, rx=6, fill="#ffffff",
+                   stroke=svg.status_color(status), stroke_width=3 if gpu else 2),
         svg.element("rect", x=x, y=y, width=6, height=NODE_HEIGHT, rx=2, fill=svg.status_color(status)),
         svg.element("text", svg.text_of(name), x=x + 12, y=y + 19, font_weight="600", fill="#222222"),
         svg.element("text", svg.text_of(" · ".join(facts)), x=x + 12, y=y + 36, font_size=11, fill="#555555"),
     ])
-
-
-def _arguments_preview(task: dict[str, Any]) -> str:
-    arguments = task.get("arguments") or {}
-    if arguments.get("truncated"):
-        return svg.shorten(str(arguments.get("preview") or ""), 200)
-    shown = [repr(a) for a in arguments.get("args") or []]
-    shown += [f"{k}={v!r}" for k, v in (arguments.get("kwargs") or {}).items()]
-    return svg.shorten(", ".join(shown), 200)
 
 
 def _edge(start: tuple[float, float], end: tuple[float, float], marker_id: str) -> str:
@@ -109,6 +100,7 @@ def render_task_graph(tasks: list[dict[str, Any]], *, graph_id: str, label: str)
         for dep in task.get("deps") or []:
             if dep in positions and dep != task["id"]:
                 x1, y1 = positions[dep]
-                body.append(_edge((x1 + NODE_WIDTH, y1 + NODE_HEIGHT / 2), (x2, y2 + NODE_HEIGHT / 2), marker_id))
+                start, end = (x1 + NODE_WIDTH, y1 + NODE_HEIGHT / 2), (x2, y2 + NODE_HEIGHT / 2)
+                body.append(_edge(start, end, marker_id))
     body += [_node(task, *positions[task["id"]]) for task in tasks]
     return svg.document(max(width, 240.0), height, body, label=label, class_="task-graph")

@@ -38,7 +38,8 @@ def series_by_dag(points: list[dict[str, Any]], key: str) -> dict[str, list[tupl
         value = point.get(key)
         if value is None or point.get("started") is None:
             continue
-        series.setdefault(point.get("dag_id") or NO_DAG, []).append((point["started"], float(value), point["run_id"]))
+        dag = point.get("dag_id") or NO_DAG
+        series.setdefault(dag, []).append((point["started"], float(value), point["run_id"]))
     for values in series.values():
         values.sort()
     return dict(sorted(series.items()))
@@ -72,15 +73,17 @@ def render_trend_chart(points: list[dict[str, Any]], metric: TrendMetric, *, cha
     def y_of(v: float) -> float:
         return TOP + plot_height - v / y_high * plot_height
 
-    body = [svg.element("rect", x=LEFT, y=TOP, width=plot_width, height=plot_height, fill="#ffffff", stroke="#cccccc")]
+    body = [svg.element("rect", x=LEFT, y=TOP, width=plot_width, height=plot_height, fill="#ffffff",
+                        stroke="#cccccc")]
     for tick in y_ticks:
-        body.append(svg.element("line", x1=LEFT, y1=y_of(tick), x2=LEFT + plot_width, y2=y_of(tick), stroke="#ececec"))
-        body.append(svg.element("text", svg.text_of(formatting.axis_number(tick)), x=LEFT - 6, y=y_of(tick) + 4,
+        y = y_of(tick)
+        body.append(svg.element("line", x1=LEFT, y1=y, x2=LEFT + plot_width, y2=y, stroke="#ececec"))
+        body.append(svg.element("text", svg.text_of(formatting.axis_number(tick)), x=LEFT - 6, y=y + 4,
                                 text_anchor="end", fill="#555555", font_size=11))
     for t, text in _time_ticks(t_low, t_high):
-        body.append(svg.element("line", x1=x_of(t), y1=TOP + plot_height, x2=x_of(t), y2=TOP + plot_height + 5,
-                                stroke="#888888"))
-        body.append(svg.element("text", svg.text_of(text), x=x_of(t), y=TOP + plot_height + 18, text_anchor="middle",
+        x, bottom = x_of(t), TOP + plot_height
+        body.append(svg.element("line", x1=x, y1=bottom, x2=x, y2=bottom + 5, stroke="#888888"))
+        body.append(svg.element("text", svg.text_of(text), x=x, y=bottom + 18, text_anchor="middle",
                                 fill="#555555", font_size=11))
     body.append(svg.element("text", svg.text_of(metric.unit), x=LEFT - 6, y=TOP - 10, text_anchor="end",
                             fill="#555555", font_size=11))
@@ -91,11 +94,14 @@ def render_trend_chart(points: list[dict[str, Any]], metric: TrendMetric, *, cha
         body.append(svg.element("polyline", class_="series", points=coordinates, fill="none", stroke=color,
                                 stroke_width=2, data_dag=dag))
         for t, v, run_id in dag_points:
-            tooltip = f"{dag} · {formatting.when(t)} · {formatting.axis_number(round(v, 3))} {metric.unit} · run {run_id}"
-            body.append(svg.titled("circle", tooltip, class_="point", cx=x_of(t), cy=y_of(v), r=3.5, fill=color))
+            shown = f"{formatting.axis_number(round(v, 3))} {metric.unit}"
+            tooltip = f"{dag} · {formatting.when(t)} · {shown} · run {run_id}"
+            body.append(svg.titled("circle", tooltip, class_="point", cx=x_of(t), cy=y_of(v), r=3.5,
+                                   fill=color))
         row_y = legend_y + index * LEGEND_ROW
         body.append(svg.element("rect", x=LEFT, y=row_y, width=12, height=12, fill=color))
-        body.append(svg.element("text", svg.text_of(f"{dag} ({len(dag_points)} runs)"), x=LEFT + 18, y=row_y + 10,
-                                fill="#333333", font_size=12))
+        legend = svg.text_of(f"{dag} ({len(dag_points)} runs)")
+        body.append(svg.element("text", legend, x=LEFT + 18, y=row_y + 10, fill="#333333", font_size=12))
     height = legend_y + len(series) * LEGEND_ROW + 4
-    return svg.document(WIDTH, height, body, label=f"{metric.title} per DAG over time", class_=f"trend {chart_id}")
+    label = f"{metric.title} per DAG over time"
+    return svg.document(WIDTH, height, body, label=label, class_=f"trend {chart_id}")

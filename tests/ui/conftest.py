@@ -1,4 +1,4 @@
-"""Fixtures for the UI tests: the sample runs (ui_samples.py) in a real store (SQLite file or PostgreSQL schema)."""
+"""Fixtures for the UI tests: the sample runs (ui_samples.py) in a real store (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 

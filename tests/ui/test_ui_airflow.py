@@ -42,7 +42,8 @@ class AirflowSetup:
 def airflow(setup: AirflowSetup, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
     done = subprocess.run([AIRFLOW, *args], env={**setup.env, **env}, capture_output=True, text=True,
                           timeout=timeout)
-    assert done.returncode == 0, f"airflow {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    command = " ".join(args)
+    assert done.returncode == 0, f"airflow {command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
 
@@ -53,7 +54,7 @@ def listed_plugins(setup: AirflowSetup, **env: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> AirflowSetup:
-    """A migrated Airflow home; the environment (nothing inherited from other Airflow homes) to run Airflow in."""
+    """A migrated Airflow home, and the environment to run Airflow in (nothing from other Airflow homes)."""
     home = tmp_path_factory.mktemp("airflow-home")
     (home / "dags").mkdir()
     store = seed(f"sqlite:///{home / 'metrics.db'}")
@@ -82,14 +83,16 @@ def api_server(setup: AirflowSetup) -> Iterator[str]:
     """``airflow api-server`` on a free port; its base URL. Stopped (its process group) afterwards."""
     port = free_port()
     log = (setup.home / "api-server.log").open("w")
-    process = subprocess.Popen([AIRFLOW, "api-server", "--port", str(port), "--apps", "core", "--workers", "1"],
-                               env=setup.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    command = [AIRFLOW, "api-server", "--port", str(port), "--apps", "core", "--workers", "1"]
+    process = subprocess.Popen(command, env=setup.env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while True:
-            assert process.poll() is None, f"the api-server exited:\n{(setup.home / 'api-server.log').read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"the api-server did not answer within {SERVER_START_TIMEOUT_S} s"
+            logged = (setup.home / "api-server.log").read_text()[-3000:]
+            assert process.poll() is None, f"the api-server exited:\n{logged}"
+            assert time.monotonic() < deadline, f"no answer in {SERVER_START_TIMEOUT_S} s:\n{logged}"
             try:
                 if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
                     break
@@ -117,14 +120,15 @@ def token(api_server: str) -> str:
 def test_airflow_plugins_lists_the_plugin_from_the_plugins_folder(setup: AirflowSetup):
     [plugin] = [p for p in listed_plugins(setup) if p["name"] == "llmcompiler"]
     assert plugin["source"] == "$PLUGINS_FOLDER/llmcompiler_plugin.py"
-    assert [(a["url_prefix"], a["name"]) for a in plugin["fastapi_apps"]] == [("/llmcompiler", "LLMCompiler runs")]
+    apps = [(a["url_prefix"], a["name"]) for a in plugin["fastapi_apps"]]
+    assert apps == [("/llmcompiler", "LLMCompiler runs")]
     views = {view["name"]: view for view in plugin["external_views"]}
-    assert views["LLMCompiler"]["href"] == "/llmcompiler/runs" and views["LLMCompiler"]["destination"] == "nav"
+    assert (views["LLMCompiler"]["href"], views["LLMCompiler"]["destination"]) == ("/llmcompiler/runs", "nav")
     assert views[TASK_INSTANCE_VIEW]["destination"] == "task_instance"
     assert views[TASK_INSTANCE_VIEW]["href"].startswith("/llmcompiler/ti?dag_id={DAG_ID}&run_id={RUN_ID}")
 
 
-def test_the_provider_registers_the_plugin_once_even_with_the_plugins_folder_copy(setup: AirflowSetup, tmp_path):
+def test_the_provider_registers_the_plugin_once_even_beside_the_plugins_folder(setup: AirflowSetup, tmp_path):
     eager = {"AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False"}
     from_provider = listed_plugins(setup, AIRFLOW__CORE__PLUGINS_FOLDER=str(tmp_path), **eager)
     assert [p["name"] for p in from_provider].count("llmcompiler") == 1
@@ -143,7 +147,8 @@ def test_the_api_server_refuses_the_pages_without_a_login(api_server: str, setup
                      headers={"Authorization": "Bearer not-a-token"}).status_code in (401, 403)
 
 
-def test_the_api_server_serves_the_pages_to_a_logged_in_user(api_server: str, token: str, setup: AirflowSetup):
+def test_the_api_server_serves_the_pages_to_a_logged_in_user(api_server: str, token: str,
+                                                              setup: AirflowSetup):
     with httpx.Client(base_url=api_server, headers={"Authorization": f"Bearer {token}"}) as client:
         runs = client.get("/llmcompiler/runs")
         assert runs.status_code == 200
@@ -163,12 +168,13 @@ def test_the_api_server_serves_the_pages_to_a_logged_in_user(api_server: str, to
 
 
 def test_airflow_reports_no_plugin_import_errors(api_server: str, token: str):
-    errors = httpx.get(f"{api_server}/api/v2/plugins/importErrors", headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    errors = httpx.get(f"{api_server}/api/v2/plugins/importErrors", headers=headers)
     assert errors.json() == {"import_errors": [], "total_entries": 0}
 
 
-def test_the_airflow_ui_shows_the_runs_page_from_its_navigation(api_server: str, token: str, setup: AirflowSetup,
-                                                                tmp_path):
+def test_the_airflow_ui_shows_the_runs_page_from_its_navigation(api_server: str, token: str,
+                                                                setup: AirflowSetup, tmp_path):
     with chromium(tmp_path / "profile") as browser:
         browser.add_cookies([{"name": "_token", "value": token, "url": api_server}])
         tab = watch(browser.new_page())

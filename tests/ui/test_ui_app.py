@@ -1,4 +1,4 @@
-"""The app's pages and JSON endpoints over real stores (a SQLite file and PostgreSQL), via FastAPI's TestClient."""
+"""The app's pages and JSON endpoints over real stores (SQLite and PostgreSQL), via FastAPI's TestClient."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def only_nightly_batch() -> Viewer:
     return Viewer(readable_dag_ids=frozenset({"nightly_batch"}), reads_runs_outside_airflow=False)
 
 
-def test_runs_page_lists_every_run_newest_first_each_linking_to_its_page(client: TestClient, seeded: SeededStore):
+def test_runs_page_lists_every_run_newest_first_each_linking_to_its_page(client: TestClient,
+                                                                         seeded: SeededStore):
     response = client.get(f"{PREFIX}/runs")
     assert response.status_code == 200
     assert rows_of(response.text) == newest_first(seeded.results)
@@ -45,15 +46,17 @@ def test_runs_page_lists_every_run_newest_first_each_linking_to_its_page(client:
 
 def test_runs_page_filters_by_dag_status_and_date(client: TestClient, seeded: SeededStore):
     nightly = client.get(f"{PREFIX}/runs", params={"dag_id": "nightly_batch"}).text
-    assert rows_of(nightly) == newest_first([r for r in seeded.results if (r["airflow"] or {}).get("dag_id") == "nightly_batch"])
+    of_nightly = [r for r in seeded.results if (r["airflow"] or {}).get("dag_id") == "nightly_batch"]
+    assert rows_of(nightly) == newest_first(of_nightly)
     failed = client.get(f"{PREFIX}/runs", params={"status": "failed"}).text
     assert rows_of(failed) == newest_first([r for r in seeded.results if r["status"] == "failed"])
     cutoff = datetime(2025, 6, 15, tzinfo=timezone.utc).timestamp()
     recent = client.get(f"{PREFIX}/runs", params={"since": "2025-06-15"}).text
     assert rows_of(recent) == newest_first([r for r in seeded.results if r["started"] >= cutoff])
-    both = client.get(f"{PREFIX}/runs", params={"dag_id": "llm_research", "status": "failed", "limit": 1}).text
-    assert len(rows_of(both)) == 1
-    assert "No runs match these filters." in client.get(f"{PREFIX}/runs", params={"dag_id": "no_such_dag"}).text
+    both = client.get(f"{PREFIX}/runs", params={"dag_id": "llm_research", "status": "failed", "limit": 1})
+    assert len(rows_of(both.text)) == 1
+    nothing = client.get(f"{PREFIX}/runs", params={"dag_id": "no_such_dag"})
+    assert "No runs match these filters." in nothing.text
 
 
 def test_the_prompt_and_answer_are_shown_as_text_never_as_markup(client: TestClient, seeded: SeededStore):
@@ -65,7 +68,8 @@ def test_the_prompt_and_answer_are_shown_as_text_never_as_markup(client: TestCli
     assert "by &lt;237 m&gt;." in run_page
 
 
-def test_run_page_shows_plans_task_graphs_gantt_figures_errors_and_answer(client: TestClient, seeded: SeededStore):
+def test_run_page_shows_plans_task_graphs_gantt_figures_errors_and_answer(client: TestClient,
+                                                                          seeded: SeededStore):
     response = client.get(f"{PREFIX}/runs/{seeded.main_run_id}")
     assert response.status_code == 200
     page = response.text
@@ -78,8 +82,10 @@ def test_run_page_shows_plans_task_graphs_gantt_figures_errors_and_answer(client
     assert len(re.findall(r'<rect [^>]*class="bar ', gantt)) == 14
     assert len(re.findall(r'class="bar bar-task status-success gpu"', gantt)) == 4
     assert re.findall(r">(GPU slot \d)</text>", gantt) == ["GPU slot 1", "GPU slot 2"]
-    for worker in ("10.0.0.11:40101 · slot 1", "10.0.0.11:40101 · slot 2", "10.0.0.12:40102", "10.0.0.13:40103 · slot 1"):
-        assert f">{worker}</text>" in gantt
+    lanes = ("10.0.0.11:40101 · slot 1", "10.0.0.11:40101 · slot 2", "10.0.0.12:40102",
+             "10.0.0.13:40103 · slot 1")
+    for lane in lanes:
+        assert f">{lane}</text>" in gantt
     figures = dict(re.findall(r'<div class="label">([^<]+)</div><div class="value">([^<]+)</div>', page))
     assert figures["Wall time"] == "5.00 s" and figures["Tasks"] == "9" and figures["Tokens"] == "2,524"
     assert figures["Speedup"].endswith("×") and figures["Efficiency"].endswith("%")
@@ -117,16 +123,17 @@ def test_json_endpoints_return_what_the_pages_show(client: TestClient, seeded: S
 
 def test_openapi_documents_the_json_endpoints_but_not_the_pages(client: TestClient):
     document = client.get(f"{PREFIX}/api/openapi.json").json()
-    assert set(document["paths"]) == {"/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/gantt", "/api/trends",
-                                      "/api/ti"}
-    assert {"RunSummary", "RunDetail", "Gantt", "Trend", "TaskInstanceRun"} <= set(document["components"]["schemas"])
+    assert set(document["paths"]) == {
+        "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/gantt", "/api/trends", "/api/ti"}
+    schemas = set(document["components"]["schemas"])
+    assert {"RunSummary", "RunDetail", "Gantt", "Trend", "TaskInstanceRun"} <= schemas
     assert document["paths"]["/api/runs"]["get"]["summary"] == "Recent runs, newest first"
 
 
 @pytest.mark.parametrize("map_index", ["{MAP_INDEX}", "-1", ""])
-def test_task_instance_view_opens_the_run_of_that_task_instance(client: TestClient, seeded: SeededStore, map_index):
-    query = {"dag_id": MAIN_AIRFLOW["dag_id"], "run_id": MAIN_AIRFLOW["run_id"], "task_id": MAIN_AIRFLOW["task_id"],
-             "map_index": map_index}
+def test_task_instance_view_opens_the_run_of_that_task_instance(client: TestClient, seeded: SeededStore,
+                                                                 map_index: str):
+    query = {key: MAIN_AIRFLOW[key] for key in ("dag_id", "run_id", "task_id")} | {"map_index": map_index}
     response = client.get(f"{PREFIX}/ti", params=query, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"{PREFIX}/runs/{seeded.main_run_id}"
@@ -134,18 +141,21 @@ def test_task_instance_view_opens_the_run_of_that_task_instance(client: TestClie
 
 
 def test_task_instance_view_of_a_mapped_task_opens_that_map_index(client: TestClient, seeded: SeededStore):
-    expected = next(r["run_id"] for r in seeded.results
-                    if (r["airflow"] or {}).get("dag_id") == "nightly_batch" and r["airflow"]["map_index"] == 1)
-    run_id = next(r["airflow"]["run_id"] for r in seeded.results if r["run_id"] == expected)
-    found = client.get(f"{PREFIX}/api/ti", params={"dag_id": "nightly_batch", "run_id": run_id, "task_id": "answer",
-                                                   "map_index": 1}).json()
+    mapped = next(r for r in seeded.results
+                  if (r["airflow"] or {}).get("dag_id") == "nightly_batch" and r["airflow"]["map_index"] == 1)
+    expected = mapped["run_id"]
+    query = {"dag_id": "nightly_batch", "run_id": mapped["airflow"]["run_id"], "task_id": "answer",
+             "map_index": 1}
+    found = client.get(f"{PREFIX}/api/ti", params=query).json()
     assert found == {"run_id": expected, "url": f"{PREFIX}/runs/{expected}"}
 
 
 def test_a_task_instance_without_a_run_is_a_clear_404(client: TestClient):
-    response = client.get(f"{PREFIX}/ti", params={"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": "3"})
+    query = {"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": "3"}
+    response = client.get(f"{PREFIX}/ti", params=query)
     assert response.status_code == 404
-    assert "No LLMCompiler run is recorded for task &#39;t&#39; (map index 3) of DAG &#39;d&#39;" in response.text
+    expected = "No LLMCompiler run is recorded for task 't' (map index 3) of DAG 'd', run 'r'."
+    assert str(escape(expected)) in response.text
 
 
 def test_an_unknown_run_is_a_404_page_and_a_404_json(client: TestClient):
@@ -163,7 +173,8 @@ def test_an_unreadable_date_filter_is_a_400_with_one_sentence(client: TestClient
     assert client.get(f"{PREFIX}/runs", params={"since": "last tuesday"}).status_code == 400
 
 
-def test_trends_page_plots_latency_speedup_and_tokens_with_a_line_per_dag(client: TestClient, seeded: SeededStore):
+def test_trends_page_plots_latency_speedup_and_tokens_with_a_line_per_dag(client: TestClient,
+                                                                          seeded: SeededStore):
     page = client.get(f"{PREFIX}/trends").text
     charts = re.findall(r'<svg [^>]*class="trend trend-(\w+)".*?</svg>', page, flags=re.S)
     assert charts == ["wall_s", "speedup", "tokens"]
@@ -181,7 +192,8 @@ def test_a_viewer_limited_to_some_dags_sees_only_their_runs(seeded: SeededStore)
         listed = limited.get(f"{PREFIX}/api/runs").json()["runs"]
         assert {r["dag_id"] for r in listed} == {"nightly_batch"} and len(listed) == 6
         assert rows_of(limited.get(f"{PREFIX}/runs").text) == [r["run_id"] for r in listed]
-        assert {p["dag_id"] for p in limited.get(f"{PREFIX}/api/trends").json()["points"]} == {"nightly_batch"}
+        points = limited.get(f"{PREFIX}/api/trends").json()["points"]
+        assert {p["dag_id"] for p in points} == {"nightly_batch"}
         assert limited.get(f"{PREFIX}/runs/{seeded.main_run_id}").status_code == 403
         assert limited.get(f"{PREFIX}/api/runs/{seeded.main_run_id}/gantt").status_code == 403
         assert limited.get(f"{PREFIX}/api/runs", params={"dag_id": "llm_research"}).json() == {
@@ -197,7 +209,8 @@ def test_an_unreachable_store_is_a_503_saying_so_in_one_sentence_without_its_pas
         page = unreachable.get(f"{PREFIX}/runs")
     assert response.status_code == 503 and page.status_code == 503
     detail = response.json()["detail"]
-    assert detail.startswith("The metrics store at postgresql+psycopg2://reader:***@127.0.0.1:9/metrics cannot be read: ")
+    where = "postgresql+psycopg2://reader:***@127.0.0.1:9/metrics"
+    assert detail.startswith(f"The metrics store at {where} cannot be read: ")
     assert "\n" not in detail and "hunter2" not in detail and "hunter2" not in page.text
 
 
@@ -217,9 +230,11 @@ def test_pages_forbid_scripts_and_framing_by_other_sites(client: TestClient):
 
 
 def test_a_run_that_failed_before_any_plan_shows_its_error_and_no_charts(store_url: str):
-    failed = RunResult(status="failed", prompt="hello", error="the planner could not reach http://llm:8000/v1",
-                       started=1_750_000_000.0, finished=1_750_000_001.0,
-                       llm_calls=[LLMCall("planner", "m", error="connection refused", started=1_750_000_000.0)])
+    failed = RunResult(
+        status="failed", prompt="hello", error="the planner could not reach http://llm:8000/v1",
+        started=1_750_000_000.0, finished=1_750_000_001.0,
+        llm_calls=[LLMCall("planner", "m", error="connection refused", started=1_750_000_000.0)],
+    )
     save_run(failed.to_dict(), store_url)
     with TestClient(create_standalone_app(store_url)) as one_run:
         page = one_run.get(f"{PREFIX}/runs/{failed.run_id}").text

@@ -31,7 +31,8 @@ def seeded_sqlite(tmp_path_factory) -> SeededStore:
 def server(seeded_sqlite: SeededStore) -> Iterator[str]:
     """The standalone app under uvicorn in a thread; its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_standalone_app(seeded_sqlite.url), host="127.0.0.1", port=port, log_level="warning")
+    app = create_standalone_app(seeded_sqlite.url)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uvicorn_server = uvicorn.Server(config)
     thread = threading.Thread(target=uvicorn_server.run, name="ui-uvicorn", daemon=True)
     thread.start()
@@ -59,7 +60,8 @@ def tab(browser: BrowserContext) -> Iterator[WatchedPage]:
     assert watched.problems == []
 
 
-def test_runs_page_shows_a_row_per_run_and_opens_a_run(tab: WatchedPage, server: str, seeded_sqlite: SeededStore):
+def test_runs_page_shows_a_row_per_run_and_opens_a_run(tab: WatchedPage, server: str,
+                                                        seeded_sqlite: SeededStore):
     tab.page.goto(f"{server}/runs")
     rows = tab.page.locator("tr.run-row")
     assert rows.count() == len(seeded_sqlite.results)
@@ -71,7 +73,8 @@ def test_runs_page_shows_a_row_per_run_and_opens_a_run(tab: WatchedPage, server:
     assert tab.page.locator("h1").inner_text().startswith("Run")
 
 
-def test_the_filter_form_narrows_the_runs_to_failed_ones(tab: WatchedPage, server: str, seeded_sqlite: SeededStore):
+def test_the_filter_form_narrows_the_runs_to_failed_ones(tab: WatchedPage, server: str,
+                                                          seeded_sqlite: SeededStore):
     tab.page.goto(f"{server}/runs")
     tab.page.select_option("select[name=status]", "failed")
     tab.page.click("form.filters button")
@@ -100,7 +103,8 @@ def test_run_page_draws_the_gantt_bars_and_task_graphs_and_shows_the_prompt_as_t
     tab.screenshot("run")
 
 
-def test_trends_page_plots_three_charts_with_a_point_per_run(tab: WatchedPage, server: str, seeded_sqlite: SeededStore):
+def test_trends_page_plots_three_charts_with_a_point_per_run(tab: WatchedPage, server: str,
+                                                              seeded_sqlite: SeededStore):
     tab.page.goto(f"{server}/trends")
     assert tab.page.locator("svg.trend").count() == 3
     assert tab.page.locator("svg.trend circle.point").count() == 3 * len(seeded_sqlite.results)

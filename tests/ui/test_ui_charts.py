@@ -14,11 +14,11 @@ from llmcompiler_provider.ui.trend_charts import TREND_METRICS, render_trend_cha
 ORIGIN = 1_000.0
 
 
-def stored_task(task_id: int, start: float | None, stop: float | None, *, worker: str = "tcp://w1:1", deps=(),
-                gpu: float = 0, tool: str = "search", iteration: int = 0, status: str = "success") -> dict[str, Any]:
+def stored_task(task_id: int, start: float | None, stop: float | None, *, worker: str = "tcp://w1:1",
+                deps=(), gpu: float = 0, tool: str = "search", iteration: int = 0) -> dict[str, Any]:
     return {
         "plan_iteration": iteration, "id": task_id, "tool": tool, "arguments": {"args": ["q"], "kwargs": {}},
-        "deps": list(deps), "resources": {"GPU": gpu} if gpu else {}, "status": status, "error": None,
+        "deps": list(deps), "resources": {"GPU": gpu} if gpu else {}, "status": "success", "error": None,
         "started": ORIGIN + start if start is not None else None,
         "finished": ORIGIN + stop if stop is not None else None,
         "duration_s": stop - start if start is not None and stop is not None else None,
@@ -85,11 +85,13 @@ def test_task_graph_columns_follow_dependency_depth():
 
 
 def test_task_graph_survives_a_cycle():
-    assert depths([stored_task(1, 0, 1, deps=[2]), stored_task(2, 0, 1, deps=[1])]) in ({1: 1, 2: 0}, {1: 0, 2: 1})
+    cycle = [stored_task(1, 0, 1, deps=[2]), stored_task(2, 0, 1, deps=[1])]
+    assert depths(cycle) in ({1: 1, 2: 0}, {1: 0, 2: 1})
 
 
 def test_task_graph_svg_has_a_node_per_task_and_an_edge_per_dependency():
-    tasks = [stored_task(1, 0, 1), stored_task(2, 0, 1, tool='"quoted" & <b>'), stored_task(3, 1, 2, deps=[1, 2])]
+    tasks = [stored_task(1, 0, 1), stored_task(2, 0, 1, tool='"quoted" & <b>'),
+             stored_task(3, 1, 2, deps=[1, 2])]
     drawn = render_task_graph(tasks, graph_id="g", label="plan")
     assert len(re.findall(r'class="node ', drawn)) == 3
     assert len(re.findall(r'class="edge"', drawn)) == 2
@@ -102,8 +104,8 @@ def test_ticks_cover_the_whole_range_with_round_steps():
 
 
 def test_trend_charts_draw_a_line_per_dag_and_nothing_without_values():
-    points = [{"run_id": f"r{i}", "started": ORIGIN + i * 3600, "dag_id": dag, "status": "success", "wall_s": i + 1.0,
-               "speedup": None, "tokens": 10}
+    points = [{"run_id": f"r{i}", "started": ORIGIN + i * 3600, "dag_id": dag, "status": "success",
+               "wall_s": i + 1.0, "speedup": None, "tokens": 10}
               for i, dag in enumerate(["a", "b", "a", None])]
     wall = render_trend_chart(points, TREND_METRICS[0], chart_id="w")
     assert len(re.findall(r'class="series"', wall)) == 3

@@ -19,6 +19,18 @@ DAY = 86400.0
 WORKERS = ("tcp://10.0.0.11:40101", "tcp://10.0.0.12:40102", "tcp://10.0.0.13:40103")
 HOSTILE_PROMPT = 'Compare <b>heights</b> </pre><script>alert("owned")</script> & "quotes" of the two towers'
 LEAKED_SECRET = "s3cr3t-Value-42"
+MODEL = "SmolLM2-360M-Instruct"
+FIRST_PLAN_TEXT = """1. search("Eiffel Tower height")
+2. search("Statue of Liberty height")
+3. caption_image("eiffel.jpg")
+4. embed($1, $2)
+5. fetch("https://example.com/h")
+6. math("compare", $1, $5)
+7. search("Eiffel Tower opening year")
+join()"""
+REPLAN_TEXT = """1. search("Statue of Liberty height in metres")
+2. math("compare", 330, $1)
+join()"""
 DAG_PACE = {"llm_research": 1.0, "nightly_batch": 1.4, None: 0.7}  # how slow each DAG's history runs are
 MAIN_AIRFLOW = {"dag_id": "llm_research", "run_id": "manual__2025-06-15T15:06:40+00:00", "task_id": "ask",
                 "map_index": None, "try_number": 2}
@@ -37,9 +49,10 @@ def ran(task_id: int, tool: str, start: float, stop: float, worker: int, *, orig
         args: list[Any] | None = None) -> TaskRecord:
     """A task that ran on ``WORKERS[worker]`` from ``start`` to ``stop`` seconds after ``origin``."""
     return TaskRecord(
-        id=task_id, tool=tool, args=args if args is not None else [f"{tool} input {task_id}"], deps=list(deps),
-        resources={"GPU": 1.0} if gpu else {}, status=status, worker=WORKERS[worker], thread=140000 + task_id,
-        queued=origin + start - 0.05, start=origin + start, stop=origin + stop, attempts=attempts, error=error,
+        id=task_id, tool=tool, args=args if args is not None else [f"{tool} input {task_id}"],
+        deps=list(deps), resources={"GPU": 1.0} if gpu else {}, status=status, worker=WORKERS[worker],
+        thread=140000 + task_id, queued=origin + start - 0.05, start=origin + start, stop=origin + stop,
+        attempts=attempts, error=error,
         result=None if error else f"result of ${task_id}: {tool} done", unit=f"{tool}-{task_id}",
     )
 
@@ -51,8 +64,10 @@ def main_run() -> RunResult:
         ran(2, "search", 0.30, 1.10, 1, args=["Statue of Liberty height"]),
         ran(3, "caption_image", 0.40, 2.00, 2, gpu=True, args=["eiffel.jpg"]),
         ran(4, "embed", 1.50, 2.60, 2, deps=[1, 2], gpu=True, args=["$1", "$2"]),
-        ran(5, "fetch", 0.50, 0.90, 0, status="failed", attempts=3, args=[f"https://example.com/h?api_key={LEAKED_SECRET}"],
-            error=f"ConnectionError: cannot reach https://bot:{LEAKED_SECRET}@example.com/h (connection refused)"),
+        ran(5, "fetch", 0.50, 0.90, 0, status="failed", attempts=3,
+            args=[f"https://example.com/h?api_key={LEAKED_SECRET}"],
+            error=f"ConnectionError: cannot reach https://bot:{LEAKED_SECRET}@example.com/h "
+                  "(connection refused)"),
         TaskRecord(id=6, tool="math", args=["compare", "$1", "$5"], deps=[1, 5], status="failed",
                    error="not run: its dependency $5 failed"),
         ran(7, "search", 1.15, 1.90, 1, args=["Eiffel Tower opening year"]),
@@ -67,25 +82,22 @@ def main_run() -> RunResult:
         prompt=HOSTILE_PROMPT,
         answer="The Eiffel Tower (330 m) is taller than the Statue of Liberty (93 m) by <237 m>.",
         toolset="demo",
-        planner_model="SmolLM2-360M-Instruct",
-        joiner_model="SmolLM2-360M-Instruct",
-        cluster=ClusterInfo(kind="local", address="tcp://10.0.0.10:8786", gpu_fallback=True, workers=3, gpu_slots=2),
+        planner_model=MODEL,
+        joiner_model=MODEL,
+        cluster=ClusterInfo(kind="local", address="tcp://10.0.0.10:8786", gpu_fallback=True, workers=3,
+                            gpu_slots=2),
         airflow=dict(MAIN_AIRFLOW),
         started=T0,
         finished=T0 + 5.0,
         plans=[
-            PlanIteration(0, '1. search("Eiffel Tower height")\n2. search("Statue of Liberty height")\n'
-                             '3. caption_image("eiffel.jpg")\n4. embed($1, $2)\n5. fetch("https://example.com/h")\n'
-                             '6. math("compare", $1, $5)\n7. search("Eiffel Tower opening year")\njoin()',
-                          first_plan, thought="look both heights up at once"),
-            PlanIteration(1, '1. search("Statue of Liberty height in metres")\n2. math("compare", 330, $1)\njoin()',
-                          replan, thought="the fetch failed; search again"),
+            PlanIteration(0, FIRST_PLAN_TEXT, first_plan, thought="look both heights up at once"),
+            PlanIteration(1, REPLAN_TEXT, replan, thought="the fetch failed; search again"),
         ],
         llm_calls=[
-            LLMCall("planner", "SmolLM2-360M-Instruct", 412, 96, latency_s=0.90, ttft_s=0.12, started=T0),
-            LLMCall("joiner", "SmolLM2-360M-Instruct", 655, 31, latency_s=0.40, started=T0 + 2.70),
-            LLMCall("planner", "SmolLM2-360M-Instruct", 702, 40, latency_s=0.30, ttft_s=0.08, started=T0 + 3.10),
-            LLMCall("joiner", "SmolLM2-360M-Instruct", 560, 28, latency_s=0.40, started=T0 + 4.60),
+            LLMCall("planner", MODEL, 412, 96, latency_s=0.90, ttft_s=0.12, started=T0),
+            LLMCall("joiner", MODEL, 655, 31, latency_s=0.40, started=T0 + 2.70),
+            LLMCall("planner", MODEL, 702, 40, latency_s=0.30, ttft_s=0.08, started=T0 + 3.10),
+            LLMCall("joiner", MODEL, 560, 28, latency_s=0.40, started=T0 + 4.60),
         ],
         timings=Timings(planning_s=1.2, execution_s=3.4, joining_s=0.8, first_dispatch_s=0.2, overlap_s=0.7),
     )
@@ -100,7 +112,8 @@ def history_run(index: int, dag_id: str | None, *, map_index: int | None = None)
              ran(3, "math", 0.2 + 1.2 * speed, 0.4 + 1.2 * speed, 0, deps=[1, 2], origin=origin)]
     failed = index % 4 == 3
     if failed:
-        tasks[2].status, tasks[2].error, tasks[2].result = "failed", "ZeroDivisionError: division by zero", None
+        tasks[2].status, tasks[2].result = "failed", None
+        tasks[2].error = "ZeroDivisionError: division by zero"
     airflow = None
     if dag_id:
         airflow = {"dag_id": dag_id, "run_id": f"scheduled__{index:02d}", "task_id": "answer",
@@ -111,15 +124,17 @@ def history_run(index: int, dag_id: str | None, *, map_index: int | None = None)
         error="task $3 math failed: ZeroDivisionError: division by zero" if failed else None,
         prompt=f"Question number {index} for {dag_id or 'the command line'}",
         answer=None if failed else f"Answer {index}",
-        toolset="demo", planner_model="SmolLM2-360M-Instruct", joiner_model="SmolLM2-360M-Instruct",
+        toolset="demo", planner_model=MODEL, joiner_model=MODEL,
         cluster=ClusterInfo(kind="local", workers=2),
         airflow=airflow,
         started=origin,
         finished=origin + 0.6 + 1.5 * speed,
         plans=[PlanIteration(0, '1. search("a")\n2. search("b")\n3. math("+", $1, $2)\njoin()', tasks)],
-        llm_calls=[LLMCall("planner", "SmolLM2-360M-Instruct", int(300 * DAG_PACE[dag_id]) + 10 * index, 50, latency_s=0.3, started=origin),
-                   LLMCall("joiner", "SmolLM2-360M-Instruct", 400, 20 + index, latency_s=0.2,
-                           started=origin + 0.4 + 1.2 * speed)],
+        llm_calls=[
+            LLMCall("planner", MODEL, int(300 * DAG_PACE[dag_id]) + 10 * index, 50, latency_s=0.3,
+                    started=origin),
+            LLMCall("joiner", MODEL, 400, 20 + index, latency_s=0.2, started=origin + 0.4 + 1.2 * speed),
+        ],
     )
 
 
