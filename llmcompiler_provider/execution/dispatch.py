@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from llmcompiler_provider.execution.cluster import check_resources
-from llmcompiler_provider.execution.units import Call, Observation, run_unit
+from llmcompiler_provider.execution.submission import UnitSubmission, submit_many
+from llmcompiler_provider.execution.units import Call, Observation, is_coroutine_call, run_unit, run_unit_async
 from llmcompiler_provider.plan.ir import Ref, Task, TaskGraph, map_refs, to_jsonable
 from llmcompiler_provider.results import TaskRecord, preview
 from llmcompiler_provider.tools.registry import Toolset
@@ -84,36 +85,39 @@ class Dispatcher:
 
     def submit_unit(self, tasks: list[Task], graph: TaskGraph) -> Any:
         """Submit tasks that run together as one Dask task (usually just one)."""
-        key, calls, upstream = self.plan_unit(tasks, graph)
-        check_resources(self.client, _merge_resources(t.resources for t in tasks))  # fail fast, not in no-worker
+        return self.submit_units([tasks], graph)[0]
+
+    def submit_units(self, units: list[list[Task]], graph: TaskGraph) -> list[Any]:
+        """Submit units in one message to the scheduler (not one each); a future per unit."""
+        submissions = []
+        for tasks in units:
+            key, calls, upstream = self.plan_unit(tasks, graph)
+            resources = _merge_resources(t.resources for t in tasks)
+            check_resources(self.client, resources)  # fail fast, not in no-worker
+            # coroutine tools only: the worker awaits the unit on its event loop, no thread
+            function = run_unit_async if all(is_coroutine_call(c) for c in calls) else run_unit
+            priority = max(t.priority for t in tasks)
+            submissions.append(UnitSubmission(key, function, calls, tuple(upstream), resources, priority))
+            self.register_unit(key, calls, tasks, queued=None)
         now = time.time()
-        future = self.client.submit(
-            run_unit,
-            calls,
-            *[self.futures[k] for k in upstream],
-            key=key,
-            resources=_merge_resources(t.resources for t in tasks) or None,
-            priority=max(t.priority for t in tasks),
-            pure=False,
-        )
-        if self.first_dispatch is None:
+        futures = submit_many(self.client, submissions)
+        if self.first_dispatch is None and submissions:
             self.first_dispatch = now
-        self.futures[key] = future
-        self.register_unit(key, calls, tasks, queued=now)
-        return future
+        for tasks in units:
+            for task in tasks:
+                self.queued[task.id] = now
+        self.futures.update(futures)
+        return [futures[s.key] for s in submissions]
 
     def submit(self, tasks: Iterable[Task], graph: TaskGraph) -> None:
         """Submit tasks, each as its own unit unless the graph groups them into units."""
         tasks = list(tasks)
         if graph.units is None:
-            for task in tasks:
-                self.submit_unit([task], graph)
+            self.submit_units([[task] for task in tasks], graph)
             return
         by_id = {t.id: t for t in tasks}
-        for unit in graph.units:
-            members = [by_id[i] for i in unit if i in by_id]
-            if members:
-                self.submit_unit(members, graph)
+        units = [[by_id[i] for i in unit if i in by_id] for unit in graph.units]
+        self.submit_units([members for members in units if members], graph)
 
     def submit_graph(self, graph: TaskGraph) -> None:
         self.submit(graph.tasks.values(), graph)
@@ -133,9 +137,11 @@ class Dispatcher:
     def observations(self) -> dict[int, Observation]:
         """What is known now, without waiting: finished units' observations, the rest as failures."""
         observations: dict[int, Observation] = {}
+        finished = [future for future in self.futures.values() if future.status == "finished"]
+        for results in self.client.gather(finished, errors="skip") if finished else ():
+            observations.update(results)  # one round trip for all, not one per unit
         for key, future in self.futures.items():
             if future.status == "finished":
-                observations.update(future.result())
                 continue
             cause = _future_error(future) if future.status != "pending" else "cancelled before it finished"
             for task_id, producer in self.producer.items():

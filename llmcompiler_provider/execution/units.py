@@ -5,6 +5,11 @@ upstream units' dicts as arguments and looks up the ids it references. Tool erro
 become failed observations instead of Dask errors, so independent branches go on
 and the joiner sees which observations are errors; a call whose input failed is
 skipped with the cause.
+
+Inside a unit, calls run as a dataflow: each starts the moment its inputs inside
+the unit are done. Coroutine tools are awaited on one event loop (the worker's own
+loop when every call of the unit is a coroutine: ``run_unit_async``); other tools
+run in threads. Every call keeps its own start and stop times.
 """
 
 from __future__ import annotations
@@ -105,10 +110,14 @@ def _worker_address() -> str:
         return "local"
 
 
+def is_coroutine_call(call: Call) -> bool:
+    return asyncio.iscoroutinefunction(call.fn)
+
+
 def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None) -> Any:
     """Call a tool, sync or async, enforcing its timeout (Dask has none)."""
     if asyncio.iscoroutinefunction(fn):
-        return asyncio.run(asyncio.wait_for(fn(*args, **kwargs), timeout))
+        return asyncio.run(_await_within(fn(*args, **kwargs), timeout))
     if timeout is None:
         return fn(*args, **kwargs)
     # A thread cannot be killed: on timeout the call is abandoned, its result discarded.
@@ -121,30 +130,70 @@ def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | 
         pool.shutdown(wait=False)
 
 
+async def _await_within(coroutine: Any, timeout: float | None) -> Any:
+    try:
+        return await asyncio.wait_for(coroutine, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"timed out after {timeout:g} s") from None
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if isinstance(exc, (TimeoutError, UpstreamFailed)) else f"{type(exc).__name__}: {text}"
 
 
-def run_call(call: Call, known: dict[int, Observation], worker: str) -> dict[int, Observation]:
-    """Run one call (with its retries); returns the observations it produced."""
+def _start(call: Call, known: dict[int, Observation], worker: str) -> tuple[Observation, tuple | None, dict]:
+    """A started observation and the call's resolved arguments (``None`` when an input failed)."""
     obs = Observation(worker=worker, thread=threading.get_ident(), start=time.time())
     try:
-        args = _resolve(call.args, known)
-        kwargs = _resolve(call.kwargs, known)
+        return obs, _resolve(call.args, known), _resolve(call.kwargs, known)
     except UpstreamFailed as exc:
         obs.status, obs.error, obs.stop = "skipped", f"not run: {exc}", time.time()
+        return obs, None, {}
+
+
+def _settle(call: Call, obs: Observation, value: Any = None, exc: BaseException | None = None) -> bool:
+    """Record one attempt's outcome; True when the call is finished (success or out of retries)."""
+    obs.attempts += 1
+    if exc is None:
+        obs.value, obs.status, obs.error = value, "success", None
+        return True
+    obs.status, obs.error = "failed", _describe(exc)
+    return obs.attempts > call.retries
+
+
+def run_call(call: Call, known: dict[int, Observation], worker: str) -> dict[int, Observation]:
+    """Run one call (with its retries) in this thread; returns the observations it produced."""
+    obs, args, kwargs = _start(call, known, worker)
+    if args is None:
         return _split(call, obs)
     while True:
-        obs.attempts += 1
         try:
-            obs.value = _invoke(call.fn, args, kwargs, call.timeout)
-            obs.status, obs.error = "success", None
-            break
+            value = _invoke(call.fn, args, kwargs, call.timeout)
         except Exception as exc:  # a tool's failure is an observation, not a crash
-            obs.status, obs.error = "failed", _describe(exc)
-            if obs.attempts > call.retries:
+            if _settle(call, obs, exc=exc):
                 break
+        else:
+            _settle(call, obs, value)
+            break
+    obs.stop = time.time()
+    return _split(call, obs)
+
+
+async def run_call_async(call: Call, known: dict[int, Observation], worker: str) -> dict[int, Observation]:
+    """Run one coroutine tool's call (with its retries) on the running event loop."""
+    obs, args, kwargs = _start(call, known, worker)
+    if args is None:
+        return _split(call, obs)
+    while True:
+        try:
+            value = await _await_within(call.fn(*args, **kwargs), call.timeout)
+        except Exception as exc:  # a tool's failure is an observation, not a crash
+            if _settle(call, obs, exc=exc):
+                break
+        else:
+            _settle(call, obs, value)
+            break
     obs.stop = time.time()
     return _split(call, obs)
 
@@ -170,25 +219,68 @@ def _split(call: Call, obs: Observation) -> dict[int, Observation]:
     return out
 
 
-def run_unit(calls: list[Call], *upstream: dict[int, Observation]) -> dict[int, Observation]:
-    """Run a unit's calls; calls whose inputs are ready run concurrently in threads."""
+def _known(upstream: tuple[dict[int, Observation], ...]) -> dict[int, Observation]:
     known: dict[int, Observation] = {}
     for results in upstream:
         known.update(results)
+    return known
+
+
+def run_unit(calls: list[Call], *upstream: dict[int, Observation]) -> dict[int, Observation]:
+    """Run a unit's calls in a thread (a Dask task): a dataflow, ready calls concurrently."""
+    known = _known(upstream)
     worker = _worker_address()
+    if len(calls) == 1 and not is_coroutine_call(calls[0]):
+        return run_call(calls[0], known, worker)
+    return asyncio.run(_dataflow(calls, known, worker))
+
+
+async def run_unit_async(calls: list[Call], *upstream: dict[int, Observation]) -> dict[int, Observation]:
+    """``run_unit`` for units of coroutine tools only: Dask awaits it on the worker's event loop."""
+    return await _dataflow(calls, _known(upstream), _worker_address())
+
+
+async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: str) -> dict[int, Observation]:
+    """Start each call the moment its inputs inside the unit are done; return every observation."""
+    index = {member: i for i, call in enumerate(calls) for member in (call.task_id, *call.batch_of)}
+    waiting = [{index[d] for d in call.deps if d in index and index[d] != i} for i, call in enumerate(calls)]
+    dependents: list[list[int]] = [[] for _ in calls]
+    for i, inputs in enumerate(waiting):
+        for j in inputs:
+            dependents[j].append(i)
+    threaded = sum(1 for call in calls if not is_coroutine_call(call))
+    pool = (
+        concurrent.futures.ThreadPoolExecutor(max_workers=min(32, threaded), thread_name_prefix="llmcompiler-unit")
+        if threaded
+        else None
+    )
+    loop = asyncio.get_running_loop()
+    running: dict[asyncio.Future, int] = {}
+
+    def launch(i: int) -> None:
+        call = calls[i]
+        if is_coroutine_call(call):
+            running[asyncio.ensure_future(run_call_async(call, known, worker))] = i
+        else:
+            running[loop.run_in_executor(pool, run_call, call, known, worker)] = i
+
     produced: dict[int, Observation] = {}
-    if len(calls) == 1:
-        produced.update(run_call(calls[0], known, worker))
-        return produced
-    pending = list(calls)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(calls))) as pool:
-        while pending:
-            ready = [c for c in pending if all(d in known for d in c.deps)]
-            if not ready:  # an input the unit cannot see: fail the rest clearly
-                ready = pending
-            pending = [c for c in pending if c not in ready]
-            futures = [pool.submit(run_call, c, dict(known), worker) for c in ready]
-            for f in futures:
-                produced.update(f.result())
-            known.update(produced)
+    try:
+        for i, inputs in enumerate(waiting):
+            if not inputs:
+                launch(i)
+        while running:
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                i = running.pop(future)
+                results = future.result()
+                produced.update(results)
+                known.update(results)
+                for j in dependents[i]:
+                    waiting[j].discard(i)
+                    if not waiting[j]:
+                        launch(j)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False)
     return produced

@@ -29,6 +29,7 @@ class ToolSignature:
     cost: float = 1.0  # estimated seconds, used for critical-path priorities
     retries: int = 0
     timeout: float | None = None
+    is_async: bool = False  # a coroutine tool: it waits without holding a thread (execution units group these)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

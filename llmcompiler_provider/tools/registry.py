@@ -53,6 +53,7 @@ def signature_of(fn: Callable[..., Any], *, name: str, description: str, **hints
                 variadic=p.kind is inspect.Parameter.VAR_POSITIONAL,
             )
         )
+    hints.setdefault("is_async", inspect.iscoroutinefunction(fn))
     return ToolSignature(name=name, params=tuple(params), description=description, **hints)
 
 
