@@ -50,6 +50,9 @@ class TaskRecord:
 
 @dataclass
 class PlanIteration:
+    """One plan the planner wrote, in order; a plan that did not compile has ``compile_errors``
+    and no tasks (the planner was then asked again)."""
+
     iteration: int
     text: str
     tasks: list[TaskRecord] = field(default_factory=list)
@@ -125,7 +128,7 @@ class RunResult:
         tasks = self.all_tasks
         return {
             "tasks": len(tasks),
-            "replans": max(0, len(self.plans) - 1),
+            "replans": max(0, sum(1 for p in self.plans if not p.compile_errors) - 1),
             "failed_tasks": sum(1 for t in tasks if t.status == "failed"),
         }
 

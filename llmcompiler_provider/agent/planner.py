@@ -89,9 +89,9 @@ def stream_plan(
         calls.append(llm_call_record("planner", llm, getattr(pieces, "usage", None) or llm.last_usage, started))
     try:
         if streaming:
-            return stream.close(), text
+            return stream.close(require_join=True), text
         graph = compile_plan(
-            text, catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes
+            text, catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes, require_join=True
         )
     except PlanError as error:
         raise PlanFailed(error, text) from None

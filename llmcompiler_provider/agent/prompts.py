@@ -18,8 +18,8 @@ Guidelines:
  - Never explain the plan with comments."""
 
 REPLAN_RULES = """\
- - You are replanning: the previous plan and its observations are below. Continue the numbering after the
-   last action of the previous plan, and do not repeat actions whose results are already known."""
+ - You are replanning: the previous plan and its observations are below. Number the new plan from 1
+   again, write what you need from the observations as constants, and do not repeat what is already known."""
 
 JOINER_RULES = """\
 Answer the question from the observations of the plan that was run: one line of thought, then an action.

@@ -20,7 +20,8 @@ from llmcompiler_provider.metrics import figures_for_plans
 from llmcompiler_provider.plan import PlanError, compile_plan
 from llmcompiler_provider.plan.ir import TaskGraph
 from llmcompiler_provider.results import ClusterInfo, PlanIteration, RunResult
-from llmcompiler_provider.tools.registry import Toolset, load_toolset
+from llmcompiler_provider.llm import LLMError
+from llmcompiler_provider.tools.registry import Toolset, ToolsetNotFound, load_toolset
 
 #: (event name, details) -> None; events: planned, dispatched, finished, joined, status
 EventCallback = Callable[[str, dict[str, Any]], None]
@@ -128,7 +129,7 @@ class LLMCompilerRun:
         previous: list[tuple[str, str]] = []
         for iteration in range(self.config.max_replans + 1):
             self._check_cancelled()
-            dispatcher = Dispatcher(self.client, toolset, result.run_id, iteration)
+            dispatcher = Dispatcher(self.client, toolset, result.run_id, len(result.plans))
             self._dispatcher = dispatcher
             plan_started = time.time()
             if self.plan_text is not None and iteration == 0:
@@ -145,7 +146,7 @@ class LLMCompilerRun:
             observations = self._wait(dispatcher)
             result.timings.execution_s += time.time() - (dispatcher.first_dispatch or planned)
             records = dispatcher.records(observations, graph)
-            result.plans.append(PlanIteration(iteration, text, records, graph.thought))
+            result.plans.append(PlanIteration(len(result.plans), text, records, graph.thought))
             self.on_event("finished", {"iteration": iteration, "tasks": len(records)})
             if self.llm is None or self.prompt is None:
                 return  # no joiner: the observations are the result
@@ -196,8 +197,9 @@ class LLMCompilerRun:
             except PlanFailed as failure:
                 dispatcher.reset()
                 last_error, errors = failure.error, str(failure.error)
+                dispatcher.iteration = len(self.result.plans) + 1
                 self.result.plans.append(
-                    PlanIteration(iteration, failure.text, [], compile_errors=errors.splitlines())
+                    PlanIteration(len(self.result.plans), failure.text, [], compile_errors=errors.splitlines())
                 )
         assert last_error is not None
         raise last_error
@@ -273,7 +275,8 @@ def _observations_text(graph: TaskGraph, observations: dict[int, Observation], r
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text if isinstance(exc, (PlanError, ValueError, TimeoutError)) else f"{type(exc).__name__}: {text}"
+    clear = (PlanError, ValueError, TimeoutError, LLMError, ToolsetNotFound)
+    return text if isinstance(exc, clear) else f"{type(exc).__name__}: {text}"
 
 
 def run_llmcompiler(prompt: str | None = None, **kwargs: Any) -> RunResult:
