@@ -22,10 +22,6 @@ class Viewer:
     readable_dag_ids: frozenset[str] | None = None  # None: every DAG
     reads_runs_outside_airflow: bool = True  # runs started by the CLI or the library, with no DAG
 
-    @property
-    def reads_everything(self) -> bool:
-        return self.readable_dag_ids is None and self.reads_runs_outside_airflow
-
     def can_read_dag(self, dag_id: str | None) -> bool:
         if dag_id is None:
             return self.reads_runs_outside_airflow

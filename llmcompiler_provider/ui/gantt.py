@@ -188,7 +188,7 @@ def _bar_element(bar: Bar, x: float, y: float, width: float) -> str:
 
 
 def render_gantt(chart: GanttChart, *, label: str = "Tasks per worker and GPU slot over time") -> str:
-    """The chart as an SVG document; an empty note when nothing ran."""
+    """The chart as an SVG document; an empty string when nothing has recorded times."""
     if not chart.lanes:
         return ""
     span = chart.span_s if chart.span_s > 0 else 1.0
