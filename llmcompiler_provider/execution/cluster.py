@@ -7,6 +7,7 @@ it used this CPU fallback).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from llmcompiler_provider.results import ClusterInfo
+
+log = logging.getLogger(__name__)
 
 GPU_RESOURCE = "GPU"
 DEFAULT_WORKERS = 2
@@ -60,7 +63,7 @@ class ClusterOptions:
 
 
 def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, ClusterInfo]:
-    """One dask-cuda worker per visible GPU (each pinned to it by CUDA_VISIBLE_DEVICES), each declaring ``GPU=1``."""
+    """One dask-cuda worker per visible GPU, pinned to it by CUDA_VISIBLE_DEVICES and declaring ``GPU=1``."""
     from dask_cuda import LocalCUDACluster
 
     n_workers = min(options.n_workers or gpus, gpus)
@@ -75,7 +78,9 @@ def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, Cluste
     if options.device_memory_limit:
         kwargs["device_memory_limit"] = options.device_memory_limit
     cluster = LocalCUDACluster(**kwargs)
-    info = ClusterInfo(kind="local-cuda", address=cluster.scheduler_address, workers=n_workers, gpu_slots=n_workers)
+    info = ClusterInfo(
+        kind="local-cuda", address=cluster.scheduler_address, workers=n_workers, gpu_slots=n_workers
+    )
     return cluster, info
 
 
@@ -84,7 +89,9 @@ def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
     if gpus:
         return _start_cuda_cluster(options, gpus)
     if options.gpu_fallback == "fail":
-        raise GPUUnavailable("no GPU is visible and gpu_fallback='fail': refusing to run GPU tools on the CPU")
+        raise GPUUnavailable(
+            "no GPU is visible and gpu_fallback='fail': refusing to run GPU tools on the CPU"
+        )
     from distributed import LocalCluster
 
     n_workers = options.n_workers or DEFAULT_WORKERS
@@ -124,6 +131,13 @@ def open_client(options: ClusterOptions | None = None) -> Iterator[tuple[Any, Cl
 
     options = options or ClusterOptions()
     if options.address:
+        if options.rmm_pool_size or options.device_memory_limit:
+            log.warning(
+                "rmm_pool_size and device_memory_limit configure an embedded LocalCUDACluster; "
+                "the workers of %s take them as flags: `dask cuda worker --rmm-pool-size ... "
+                "--device-memory-limit ...`",
+                options.address,
+            )
         client = Client(options.address, security=options.security, timeout="10s")
         try:
             check_versions(client)
@@ -167,7 +181,9 @@ def version_differences(versions: dict[str, Any]) -> list[str]:
     ``"msgpack 9.9.9 on worker tcp://10.0.0.5:4001 (here 1.2.4)"``."""
     mine = _relevant_versions(versions["client"]["packages"], runs_tasks=True)
     places = [("the scheduler", versions.get("scheduler"), False)]
-    places += [(f"worker {address}", info, True) for address, info in sorted(versions.get("workers", {}).items())]
+    places += [
+        (f"worker {address}", info, True) for address, info in sorted(versions.get("workers", {}).items())
+    ]
     differences = []
     for place, info, runs_tasks in places:
         if not isinstance(info, dict):
@@ -191,7 +207,8 @@ def check_versions(client: Any) -> None:
         more = f"; and {len(differences) - MAX_LISTED} more" if len(differences) > MAX_LISTED else ""
         raise VersionMismatch(
             "the Dask cluster's packages differ from this client's: "
-            + "; ".join(differences[:MAX_LISTED]) + more
+            + "; ".join(differences[:MAX_LISTED])
+            + more
             + ": install the same versions on the client, scheduler and workers"
         )
 
@@ -252,5 +269,5 @@ def check_resources(client: Any, needed: Mapping[str, float]) -> None:
         listed += f"; and {len(workers) - MAX_LISTED} more"
     raise ResourceUnavailable(
         f"no Dask worker offers {_amounts(needed)} (workers: {listed or 'none'}): "
-        f"start one with `dask worker <scheduler> --resources \"{_amounts(needed).replace(', ', ' ')}\"`"
+        f'start one with `dask worker <scheduler> --resources "{_amounts(needed).replace(", ", " ")}"`'
     )

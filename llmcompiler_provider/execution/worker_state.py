@@ -118,7 +118,9 @@ class WarmCache(WorkerPlugin):
 
     def __init__(self, factories: Mapping[str, str]) -> None:
         for spec in factories.values():
-            split_spec(spec)  # a malformed name fails here, in the caller (the module need only exist on workers)
+            split_spec(
+                spec
+            )  # a malformed name fails here, in the caller (the module need only exist on workers)
         self.factories = dict(factories)
 
     async def setup(self, worker: Any) -> None:
@@ -126,7 +128,7 @@ class WarmCache(WorkerPlugin):
 
 
 async def dask_setup(worker: Any) -> None:
-    """``--preload llmcompiler_provider.execution.worker_state``: warm what ``$LLMCOMPILER_WORKER_WARM`` names."""
+    """The ``--preload`` hook of this module: load what ``$LLMCOMPILER_WORKER_WARM`` names."""
     factories = parse_warm_spec(os.environ.get(WARM_ENV, ""))
     if factories:
         await asyncio.to_thread(warm, factories)

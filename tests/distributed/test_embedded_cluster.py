@@ -1,0 +1,41 @@
+"""The embedded cluster without GPUs: CPU workers declare GPU slots, and the run records that fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.execution.cluster import ClusterOptions, visible_gpu_count
+from llmcompiler_provider.store import get_run
+
+pytestmark = pytest.mark.skipif(
+    visible_gpu_count() > 0,
+    reason="GPUs are visible: the embedded cluster is a LocalCUDACluster here (see test_gpu.py)",
+)
+PLAN = '1. gpu_work(0.1, "g1")\n2. gpu_work(0.1, "g2")\n3. cpu_work(0.1, "c1")\n4. join()'
+
+
+def run_embedded(plan: str, store_url: str, **options) -> object:
+    cluster = ClusterOptions(n_workers=2, threads_per_worker=2, processes=False, **options)
+    config = RunConfig(toolset="dist_tools:tools", cluster=cluster, store_url=store_url, store_strict=True)
+    return LLMCompilerRun(plan=plan, config=config).execute()
+
+
+def test_without_gpus_gpu_tools_run_on_cpu_slots_and_the_run_records_the_fallback(sqlite_url):
+    result = run_embedded(PLAN, sqlite_url)
+
+    assert result.status == "success", result.error
+    cluster = get_run(result.run_id, sqlite_url)["cluster"]
+    assert cluster["kind"] == "local" and cluster["gpu_fallback"] is True
+    assert cluster["workers"] == 2 and cluster["gpu_slots"] == 2
+    assert cluster["address"] == result.cluster.address
+
+
+def test_gpu_fallback_fail_refuses_to_run_without_gpus_and_says_why(sqlite_url):
+    result = run_embedded(PLAN, sqlite_url, gpu_fallback="fail")
+
+    assert result.status == "failed"
+    assert result.error == (
+        "GPUUnavailable: no GPU is visible and gpu_fallback='fail': refusing to run GPU tools on the CPU"
+    )
+    assert get_run(result.run_id, sqlite_url)["error"] == result.error
