@@ -7,6 +7,7 @@ from typing import Collection, Mapping
 from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import Task, TaskGraph
+from llmcompiler_provider.plan.parser import END_OF_PLAN
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -29,7 +30,9 @@ class PlanStream:
       ``diagnostics`` are that chunk's problems; its ``tasks`` are the tasks the
       same chunk completed, which are in ``graph`` as well). Feeding may go on
       after an error: later problems are reported by later calls.
-    * ``flush()`` completes a last line that has no newline and returns its task.
+    * ``flush()`` completes a last line that has no newline and returns its task;
+      after ``join()``, a last line that is the start of ``<END_OF_PLAN>`` is the
+      marker cut short, not an error.
     * ``close(require_join=False)`` flushes, then returns the graph; with
       ``require_join``, a plan without ``join()`` raises ``PlanError``. Nothing
       may be fed after ``close``.
@@ -88,6 +91,8 @@ class PlanStream:
             return []
         line = "".join(self._partial)
         self._partial = []
+        if self.done and line.strip() and END_OF_PLAN.startswith(line.strip()):
+            return []  # the end marker cut short (a stop sequence, or a reader that stopped at join())
         return self._analyze([line])
 
     def close(self, *, require_join: bool = False) -> TaskGraph:
