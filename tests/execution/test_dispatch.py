@@ -15,7 +15,7 @@ def run_plan(client, text, *, optimize=True, run_id="t"):
     graph = compile_plan(text, tools.signatures(), optimize=optimize)
     dispatcher = Dispatcher(client, tools, run_id)
     dispatcher.submit_graph(graph)
-    observations = dispatcher.wait(timeout=60)
+    observations = dispatcher.wait(timeout=240)
     return graph, dispatcher, {r.id: r for r in dispatcher.records(observations, graph)}
 
 
