@@ -124,15 +124,23 @@ class Dispatcher:
 
     # collection -----------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> dict[int, Observation]:
-        """Wait for every submitted unit; Dask-level failures become failed observations."""
+        """Wait for every submitted unit; Dask-level failures become failed observations.
+
+        A result lost with a worker that died after computing it is being computed
+        again by Dask: that unit is waited for too (until ``timeout``).
+        """
         from distributed import wait
         from distributed.client import FuturesCancelledError
 
-        try:
-            wait(list(self.futures.values()), timeout=timeout)
-        except FuturesCancelledError:
-            pass  # cancelled units are reported as such below
-        return self.observations()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        futures = list(self.futures.values())
+        while True:
+            try:
+                wait(futures, timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except FuturesCancelledError:
+                pass  # cancelled units are reported as such below
+            if not any(future.status == "lost" for future in futures):
+                return self.observations()
 
     def observations(self) -> dict[int, Observation]:
         """What is known now, without waiting: finished units' observations, the rest as failures."""
@@ -150,12 +158,15 @@ class Dispatcher:
         return observations
 
     def cancel(self) -> None:
-        if self.futures:
-            self.client.cancel(list(self.futures.values()), force=True)
+        """Cancel the units still pending or running; finished ones keep their observations."""
+        unfinished = [future for future in self.futures.values() if future.status != "finished"]
+        if unfinished:
+            self.client.cancel(unfinished, force=True)
 
     def reset(self) -> None:
         """Cancel everything dispatched so far and start a fresh attempt (a replanned plan)."""
-        self.cancel()
+        if self.futures:
+            self.client.cancel(list(self.futures.values()), force=True)
         self.futures.clear()
         self.producer.clear()
         self.tasks.clear()
@@ -163,9 +174,28 @@ class Dispatcher:
         self.first_dispatch = None
         self.attempt = uuid.uuid4().hex[:6]
 
+    def dask_reschedules(self) -> dict[str, int]:
+        """Unit key -> how many times a worker died while running it (each time Dask ran it again,
+        or gave up with ``KilledWorker``), asked of the scheduler in one call; ``{}`` if it cannot say."""
+        if not self.futures:
+            return {}
+
+        def suspicious(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:  # runs on the scheduler
+            tasks = dask_scheduler.tasks
+            return {key: tasks[key].suspicious for key in keys if key in tasks and tasks[key].suspicious}
+
+        try:
+            return self.client.run_on_scheduler(suspicious, keys=list(self.futures))
+        except Exception:  # an unreachable scheduler: the tool-level attempts still stand
+            return {}
+
     def records(self, observations: dict[int, Observation], graph: TaskGraph) -> list[TaskRecord]:
-        """Per-task records for the run result and the metrics store, in plan order."""
+        """Per-task records for the run result and the metrics store, in plan order.
+
+        ``attempts`` counts every try: the tool's own retries, plus each time the Dask
+        worker running it died (the lost try, rescheduled by Dask)."""
         out = []
+        reschedules = self.dask_reschedules()
         batch_of = {member: t for t in graph.tasks.values() for member in t.batch_of}
         for task_id in sorted(set(graph.tasks) | set(graph.aliases)):
             source = task_id if task_id in observations else graph.resolve(task_id)
@@ -188,7 +218,8 @@ class Dispatcher:
             else:
                 record.status, record.error = obs.status, obs.error
                 record.start, record.stop = obs.start, obs.stop
-                record.worker, record.thread, record.attempts = obs.worker, obs.thread, obs.attempts
+                record.worker, record.thread = obs.worker, obs.thread
+                record.attempts = obs.attempts + reschedules.get(record.unit or "", 0)
                 record.result = preview(obs.value) if obs.ok else None
             if source != task_id and record.status == "success":
                 record.result = f"(same as ${source}) " + (record.result or "")
