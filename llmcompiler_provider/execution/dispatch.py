@@ -146,7 +146,7 @@ class Dispatcher:
         """What is known now, without waiting: finished units' observations, the rest as failures."""
         observations: dict[int, Observation] = {}
         finished = [future for future in self.futures.values() if future.status == "finished"]
-        for results in self.client.gather(finished, errors="skip") if finished else ():
+        for results in self.client.gather(finished, errors="skip", direct=True) if finished else ():
             observations.update(results)  # one round trip for all, not one per unit
         for key, future in self.futures.items():
             if future.status == "finished":

@@ -77,7 +77,9 @@ class UpstreamFailed(Exception):
     pass
 
 
-def _resolve(value: Any, known: dict[int, Observation]) -> Any:
+def resolve_arguments(value: Any, known: dict[int, Observation]) -> Any:
+    """``value`` with every reference replaced by its observation's value (strings interpolated)."""
+
     def lookup(ref: Ref) -> Any:
         obs = known.get(ref.id)
         if obs is None:
@@ -146,7 +148,7 @@ def _start(call: Call, known: dict[int, Observation], worker: str) -> tuple[Obse
     """A started observation and the call's resolved arguments (``None`` when an input failed)."""
     obs = Observation(worker=worker, thread=threading.get_ident(), start=time.time())
     try:
-        return obs, _resolve(call.args, known), _resolve(call.kwargs, known)
+        return obs, resolve_arguments(call.args, known), resolve_arguments(call.kwargs, known)
     except UpstreamFailed as exc:
         obs.status, obs.error, obs.stop = "skipped", f"not run: {exc}", time.time()
         return obs, None, {}

@@ -7,7 +7,8 @@
   ``graph.outputs`` is set);
 * ``batching``: independent calls to a ``batchable`` tool merge into one;
 * ``priorities``: critical-path priorities from tool cost estimates (last, so
-  batch tasks get theirs too).
+  batch tasks get theirs too);
+* ``fusion``: execution units, several calls per Dask task (siblings, chains).
 
 Every pass is linear in tasks plus references, returns a new graph (or the
 same one when it changes nothing) and never modifies its input.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import Callable, Collection, Mapping
 
 from llmcompiler_provider.plan.ir import TaskGraph
-from llmcompiler_provider.plan.passes import batching, cse, dce, priorities
+from llmcompiler_provider.plan.passes import batching, cse, dce, fusion, priorities
 from llmcompiler_provider.plan.signature import ToolSignature
 
 Pass = Callable[[TaskGraph, Mapping[str, ToolSignature]], TaskGraph]
@@ -28,6 +29,7 @@ PASSES: dict[str, Pass] = {
     "dce": dce.run,
     "batching": batching.run,
     "priorities": priorities.run,
+    "fusion": fusion.run,
 }
 
 
