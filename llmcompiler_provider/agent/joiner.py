@@ -9,7 +9,7 @@ from typing import Any
 
 from llmcompiler_provider.agent.planner import llm_call_record
 from llmcompiler_provider.agent.prompts import joiner_messages
-from llmcompiler_provider.llm import joiner_grammar
+from llmcompiler_provider.llm import LLMError, joiner_grammar
 from llmcompiler_provider.results import LLMCall
 
 _ACTION = re.compile(r"Action:\s*(Finish|Replan)\s*\((.*)\)\s*$", re.DOTALL)
@@ -51,9 +51,13 @@ def join(
 ) -> JoinDecision:
     messages = joiner_messages(question, plan_text, observations, can_replan=can_replan)
     started = time.time()
+    error: str | None = None  # the LLM call's failure, recorded with the call
     stream = llm.stream(messages, max_tokens=max_tokens, grammar=joiner_grammar())
     try:
         text = "".join(stream)
+    except LLMError as exc:
+        error = str(exc)
+        raise
     finally:
-        calls.append(llm_call_record("joiner", llm, getattr(stream, "usage", None) or llm.last_usage, started))
+        calls.append(llm_call_record("joiner", llm, getattr(stream, "usage", None) or llm.last_usage, started, error))
     return parse_decision(text, can_replan=can_replan)

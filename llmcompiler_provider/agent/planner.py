@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from llmcompiler_provider.agent.prompts import END_OF_PLAN, planner_messages
 from llmcompiler_provider.execution.dispatch import Dispatcher
-from llmcompiler_provider.llm import plan_grammar
+from llmcompiler_provider.llm import LLMError, plan_grammar
 from llmcompiler_provider.plan import PlanError, PlanStream, compile_plan
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.results import LLMCall
@@ -64,6 +64,7 @@ def stream_plan(
     stream = PlanStream(catalogue, source="<planner>")
     text = ""
     started = time.time()
+    error: str | None = None  # the LLM call's failure, recorded with the call
     pieces = llm.stream(messages, stop=[END_OF_PLAN], max_tokens=max_tokens, grammar=plan_grammar(catalogue))
     try:
         for piece in pieces:
@@ -82,11 +83,14 @@ def stream_plan(
                     on_task(task)
             if stream.done:
                 break
+    except LLMError as exc:
+        error = str(exc)
+        raise
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
-        calls.append(llm_call_record("planner", llm, getattr(pieces, "usage", None) or llm.last_usage, started))
+        calls.append(llm_call_record("planner", llm, getattr(pieces, "usage", None) or llm.last_usage, started, error))
     try:
         if streaming:
             return stream.close(require_join=True), text
