@@ -29,26 +29,33 @@ class ScriptedModelServer:
                 pass
 
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 name = self.path.strip("/").split("/")[0]
                 n = server.calls.get(name, 0)
                 server.calls[name] = n + 1
-                script = server.replies[name]
-                text = script[min(n, len(script) - 1)]
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                base = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "scripted"}
-                for i in range(0, len(text), 7):
-                    piece = text[i : i + 7]
-                    self.wfile.write(_chunk({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}))
-                self.wfile.write(_chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-                usage = {"prompt_tokens": 50, "completion_tokens": max(1, len(text) // 4), "total_tokens": 0}
-                self.wfile.write(_chunk({**base, "choices": [], "usage": usage}))
-                self.wfile.write(b"data: [DONE]\n\n")
+                server.respond(self, name, n, body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def respond(self, handler: BaseHTTPRequestHandler, name: str, n: int, body: bytes) -> None:
+        """Answer call ``n`` (from 0) to ``name``: stream its scripted reply (subclasses may misbehave)."""
+        script = self.replies[name]
+        self.stream_text(handler, script[min(n, len(script) - 1)])
+
+    @staticmethod
+    def stream_text(handler: BaseHTTPRequestHandler, text: str) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        base = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "scripted"}
+        for i in range(0, len(text), 7):
+            piece = text[i : i + 7]
+            handler.wfile.write(_chunk({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}))
+        handler.wfile.write(_chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        usage = {"prompt_tokens": 50, "completion_tokens": max(1, len(text) // 4), "total_tokens": 0}
+        handler.wfile.write(_chunk({**base, "choices": [], "usage": usage}))
+        handler.wfile.write(b"data: [DONE]\n\n")
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}/v1"
