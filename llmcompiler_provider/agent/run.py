@@ -111,9 +111,15 @@ class LLMCompilerRun:
         finally:
             result.finished = time.time()
             self._fill_timings()
+            self._release_futures()
             self._record()
             self.on_event("status", {"status": result.status, "error": result.error})
         return result
+
+    def _release_futures(self) -> None:
+        """Drop the last iteration's futures once recorded, so Dask frees their results on the cluster."""
+        if self._dispatcher is not None:
+            self._dispatcher.futures = {}
 
     def _validate(self) -> None:
         if self.plan_text is None:
