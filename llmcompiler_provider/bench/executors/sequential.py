@@ -1,0 +1,39 @@
+"""Sequential: one call at a time, in plan order, in this process (what a ReAct agent does)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from llmcompiler_provider.bench import gpu_sim
+from llmcompiler_provider.bench.executors.base import CallInterval, Outcome, Prepared, arguments, known_result, result_text
+from llmcompiler_provider.bench.replay import paced
+from llmcompiler_provider.bench.workloads import Workload
+
+
+class SequentialExecutor:
+    name = "sequential"
+    description = "one call at a time in plan order, in the benchmark process"
+
+    def applies_to(self, workload: Workload) -> bool:
+        return True
+
+    def run(self, prepared: Prepared) -> Outcome:
+        gpu_sim.set_slots_per_process(1)
+        started = time.time()
+        if prepared.workload.streamed:
+            for _piece in paced(prepared.workload.plan, prepared.tokens_per_s, started):
+                pass  # a whole plan is needed before the first call
+        loop = asyncio.new_event_loop()
+        known, calls = {}, []
+        try:
+            for task in prepared.tasks:
+                tool = prepared.toolset[task.tool]
+                args, kwargs = arguments(task, known)
+                start = time.time()
+                value = loop.run_until_complete(tool.fn(*args, **kwargs)) if tool.is_async else tool.fn(*args, **kwargs)
+                calls.append(CallInterval(task.id, start, time.time(), "local", result_text(value)))
+                known[task.id] = known_result(value)
+        finally:
+            loop.close()
+        return Outcome(time.time() - started, calls, started)

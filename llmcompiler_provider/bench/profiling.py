@@ -1,0 +1,76 @@
+"""Where the overhead goes: cProfile of the client side of a run, and each run's phases.
+
+The client side (compile, dispatch, waiting, gathering, records) is profiled with
+cProfile in this process; the worker side shows in the phases every run
+records: plan handed over -> first unit submitted -> first call started -> last
+call stopped -> every result back in the client.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import statistics
+from typing import Any, Sequence
+
+from llmcompiler_provider.bench.executors.base import Executor, Outcome, Prepared
+
+PROFILED = ("fanout-512x5ms", "random-dag-1000", "llmc-lookups-4")
+TOP = 12
+
+
+def phases(outcome: Outcome) -> dict[str, float]:
+    """Milliseconds spent in each phase of one run (llmcompiler runs record the dispatch moment)."""
+    first_start = min(c.start for c in outcome.calls) - outcome.started
+    last_stop = max(c.stop for c in outcome.calls) - outcome.started
+    dispatched = outcome.phases.get("first_dispatch")
+    out = {}
+    if dispatched is not None:
+        out["compile_and_submit_ms"] = dispatched * 1000
+        out["submit_to_first_call_ms"] = (first_start - dispatched) * 1000
+    else:
+        out["to_first_call_ms"] = first_start * 1000
+    out["calls_ms"] = (last_stop - first_start) * 1000
+    out["last_call_to_results_ms"] = (outcome.wall_s - last_stop) * 1000
+    return out
+
+
+def median_phases(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    each = [phases(o) for o in outcomes]
+    return {key: statistics.median(p[key] for p in each) for key in each[0]} if each else {}
+
+
+def profile_runs(executors: Sequence[Executor], prepared: Sequence[Prepared]) -> dict[str, Any]:
+    by_name = {e.name: e for e in executors}
+    out: dict[str, Any] = {}
+    for p in prepared:
+        if p.workload.name not in PROFILED:
+            continue
+        for name in ("llmcompiler", "llmcompiler-nofusion"):
+            executor = by_name.get(name)
+            if executor is None or not executor.applies_to(p.workload):
+                continue
+            profiler = cProfile.Profile()
+            profiler.enable()
+            outcome = executor.run(p)
+            profiler.disable()
+            out.setdefault(p.workload.name, {})[name] = {"wall_s": outcome.wall_s, "top": _top(profiler)}
+    return out
+
+
+def _top(profiler: cProfile.Profile) -> list[dict[str, Any]]:
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    rows = []
+    for (filename, line, function), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append({"function": f"{_short(filename)}:{line}({function})", "calls": calls,
+                     "self_ms": tottime * 1000, "cumulative_ms": cumtime * 1000})
+    rows.sort(key=lambda r: r["self_ms"], reverse=True)
+    return rows[:TOP]
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "llmcompiler_provider/", "lib/python3"):
+        if marker in filename:
+            return filename.split(marker, 1)[1] if marker != "llmcompiler_provider/" else "llmcompiler_provider/" + filename.split(marker, 1)[1]
+    return filename

@@ -1,0 +1,78 @@
+"""``llmcompiler bench``: the benchmark suite (workloads x executors on this machine, one run).
+
+Progress goes to stderr; a summary of the targets to stdout. ``--json`` writes the
+results (shape documented in docs/benchmarks.md), ``--plot`` the PNG charts,
+``--report`` the markdown of docs/benchmarks.md. Exit status 1 when a
+workload/executor pair failed (the others are still reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S
+
+
+def register(subparsers: Any) -> None:
+    from llmcompiler_provider.bench.suite import SUITES
+
+    parser = subparsers.add_parser(
+        "bench",
+        help="run the benchmark suite against the alternatives",
+        description="Run the benchmark suite: every workload on this project, hand-written Dask, a sequential "
+        "executor, the LLMCompiler reference's asyncio loop (and Airflow task mapping in the full suite).",
+    )
+    parser.add_argument("--suite", choices=list(SUITES), default="quick",
+                        help="; ".join(f"{name}: {spec.description}" for name, spec in SUITES.items()))
+    parser.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
+    parser.add_argument("--plot", metavar="DIR", help="write PNG charts to DIR")
+    parser.add_argument("--report", metavar="FILE", help="write the markdown report (docs/benchmarks.md) to FILE")
+    parser.add_argument("--tokens-per-s", type=float, default=DEFAULT_TOKENS_PER_S,
+                        help=f"pace of streamed plans (default {DEFAULT_TOKENS_PER_S:g})")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile runs")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmcompiler_provider.bench.progress import Progress
+    from llmcompiler_provider.bench.report import to_json, write_outputs
+    from llmcompiler_provider.bench.suite import SUITES, run_suite
+
+    if args.tokens_per_s <= 0:
+        print("llmcompiler bench: --tokens-per-s must be positive", file=sys.stderr)
+        return 2
+    command = _command(args)
+    result = run_suite(SUITES[args.suite], tokens_per_s=args.tokens_per_s, progress=Progress(not args.quiet),
+                       with_profile=not args.no_profile)
+    data = to_json(result, command)
+    write_outputs(data, json_path=args.json, plot_dir=args.plot, report_path=args.report)
+    _print_summary(data)
+    return 1 if data["errors"] else 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    parts = ["llmcompiler", "bench", "--suite", args.suite]
+    for flag, value in (("--json", args.json), ("--plot", args.plot), ("--report", args.report)):
+        if value:
+            parts += [flag, value]
+    if args.tokens_per_s != DEFAULT_TOKENS_PER_S:
+        parts += ["--tokens-per-s", f"{args.tokens_per_s:g}"]
+    if args.no_profile:
+        parts.append("--no-profile")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    print(f"suite {data['suite']}: {len(data['results'])} workload/executor pairs")
+    for row in data["results"]:
+        if row["executor"] == "llmcompiler":
+            print(f"  {row['workload']:<28} wall {row['wall_s'] * 1000:8.0f} ms  critical path "
+                  f"{row['critical_path_s'] * 1000:8.0f} ms  overhead {row['overhead_s'] * 1000:6.0f} ms")
+    for target in data["targets"]:
+        print(f"  [{'met' if target['met'] else 'MISSED'}] {target['target']}: {target['detail']}")
+    for error in data["errors"]:
+        print(f"  [error] {error}")
