@@ -14,7 +14,7 @@ from typing import Collection, Mapping
 
 from llmcompiler_provider.plan.ast import Argument, Blank, Call, EndOfPlan, Prose, Thought
 from llmcompiler_provider.plan.errors import MAX_ERRORS, Diagnostic, PlanSyntaxError
-from llmcompiler_provider.plan.ir import Ref, Span, Task, TaskGraph, map_refs
+from llmcompiler_provider.plan.ir import Interp, Ref, Span, Task, TaskGraph, map_refs
 from llmcompiler_provider.plan.lexer import shorten
 from llmcompiler_provider.plan.parser import END_OF_PLAN, parse_line
 from llmcompiler_provider.plan.passes.cse import call_key
@@ -22,12 +22,35 @@ from llmcompiler_provider.plan.signature import ToolSignature
 
 # where the plan is: before join(), after join(), after <END_OF_PLAN>
 _PLANNING, _JOINED, _ENDED = "planning", "joined", "ended"
+#: the most characters one argument's literal may hold (strings' characters, one per other value)
+MAX_ARGUMENT_CHARS = 64 * 1024
 
 
 def did_you_mean(name: str, choices: Collection[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def literal_size(value: object, limit: int) -> int:
+    """The characters of a literal's strings plus one per other value, counted until past ``limit``."""
+    size, pending = 0, [value]
+    while pending and size <= limit:
+        item = pending.pop()
+        if isinstance(item, str):
+            size += len(item)
+        elif isinstance(item, Interp):
+            pending.extend(item.parts)
+        elif isinstance(item, (list, tuple)):
+            size += 1
+            pending.extend(item)
+        elif isinstance(item, dict):
+            size += 1
+            pending.extend(item)
+            pending.extend(item.values())
+        else:  # a number, true/false/None, a reference
+            size += 1
+    return size
 
 
 class _Binder:
@@ -194,6 +217,8 @@ class PlanAnalyzer:
             self.error(call.tool_col, f"unknown tool '{shorten(call.tool)}'{hint}")
         refs_ok = self._check_refs(call)
         bound = self._bind(call, signature) if signature is not None else None
+        if bound is not None:
+            self._check_sizes(call, bound)
         failed = len(self.diagnostics) > errors_before or not refs_ok or bound is None
         if number_ok:
             self.defined[number] = self.line_no
@@ -234,6 +259,18 @@ class PlanAnalyzer:
             self._call_keys[key] = number
         self.graph.tasks[number] = task
         return task
+
+    def _check_sizes(self, call: Call, bound: tuple[tuple, dict]) -> None:
+        """Report an argument holding more than ``MAX_ARGUMENT_CHARS``: a plan passes short literals."""
+        args, kwargs = bound
+        for value in (*args, *kwargs.values()):
+            if literal_size(value, MAX_ARGUMENT_CHARS) > MAX_ARGUMENT_CHARS:
+                self.error(
+                    call.tool_col,
+                    f"an argument of {call.tool}() holds more than {MAX_ARGUMENT_CHARS:,} characters, "
+                    "the limit for a plan's literals: pass large data from a task's result ($N) instead",
+                )
+                return
 
     def _check_number(self, call: Call) -> bool:
         """Is the task number new and larger than every earlier one? (reports why not)"""
