@@ -21,6 +21,7 @@ from llmcompiler_provider.hooks.llm_settings import LLMSettings
 from llmcompiler_provider.results import RunResult
 
 CANCEL_POLL_S = 1.0
+ACCEPT_TIMEOUT_S = 30.0  # for the scheduler to register a submitted run
 
 
 def driver_name(run_id: str) -> str:
@@ -67,12 +68,19 @@ def _watch_for_cancel(run: LLMCompilerRun, client: Any, run_id: str, done: threa
             return
 
 
-def drive_run(spec: RemoteRun) -> str:
-    """Run ``spec`` on the cluster this worker belongs to; returns the run's status (runs on a Dask worker)."""
+def drive_run(packed_spec: bytes) -> str:
+    """Run a packed ``RemoteRun`` on the cluster this worker belongs to; returns the run's status.
+
+    The spec arrives as cloudpickle bytes: Dask pickles a task's arguments by reference
+    when it can, and the tools of a DAG file or a user module are not importable on the
+    cluster; packing them with cloudpickle ships them by value (see ``operators.toolsets``).
+    """
+    import cloudpickle
     from distributed import worker_client
 
     from llmcompiler_provider.execution.cluster import describe_remote
 
+    spec: RemoteRun = cloudpickle.loads(packed_spec)
     try:
         llm = spec.llm.make() if spec.llm is not None else None
     except Exception as exc:  # recorded like any failed run, with its cause
@@ -99,9 +107,30 @@ def drive_run(spec: RemoteRun) -> str:
     return result.status
 
 
-def submit_remote_run(client: Any, spec: RemoteRun) -> str:
-    """Submit the driver task and publish its future; returns the published name."""
+def submit_remote_run(client: Any, spec: RemoteRun, timeout: float = ACCEPT_TIMEOUT_S) -> str:
+    """Submit the driver task, publish its future, and wait until the scheduler holds the task.
+
+    Returns the published name. A scheduler that cannot load the task (another
+    environment, say) raises ``RuntimeError`` here instead of leaving a run that never starts.
+    """
+    import cloudpickle
+
     name = driver_name(spec.run_id)
-    future = client.submit(drive_run, spec, key=name, pure=False)
+    future = client.submit(drive_run, cloudpickle.dumps(spec), key=name, pure=False)
     client.publish_dataset(future, name=name)
-    return name
+    deadline = time.monotonic() + timeout
+    while True:
+        if future.status == "error":
+            client.unpublish_dataset(name)
+            raise RuntimeError(f"the Dask scheduler did not accept the run: {future.exception()}")
+        if scheduler_task_state(client, name) is not None:
+            return name
+        if time.monotonic() > deadline:
+            client.unpublish_dataset(name)
+            raise TimeoutError(f"the Dask scheduler did not accept the run within {timeout:g} s")
+        time.sleep(0.1)
+
+
+def scheduler_task_state(client: Any, key: str) -> str | None:
+    """The scheduler's state for ``key`` (None when it does not know the key); synchronous client."""
+    return client.sync(client.scheduler.get_task_status, keys=[key]).get(key)

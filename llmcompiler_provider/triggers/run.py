@@ -19,7 +19,7 @@ from llmcompiler_provider.hooks.dask import make_security
 from llmcompiler_provider.operators.remote_run import cancel_event_name, driver_name
 
 FINISHED_STATUSES = frozenset({"success", "failed", "cancelled"})
-DRIVER_GONE = frozenset({"lost", "cancelled"})
+DRIVER_GONE = frozenset({"released", "forgotten"})
 
 
 def stored_status(run_id: str, store_url: str | None) -> str | None:
@@ -75,42 +75,48 @@ class LLMCompilerRunTrigger(BaseTrigger):
             return None
 
     async def _driver_problem(self, client: Any) -> str | None:
-        """Why the driver task ended without a stored run, or None while that is not known."""
+        """Why the driver task ended without a stored run, or None while it is still queued or running."""
         name = driver_name(self.run_id)
-        try:
-            future = await client.get_dataset(name)
-        except KeyError:
+        state = (await client.scheduler.get_task_status(keys=[name])).get(name)
+        if state is None:
             return f"the run's driver task {name} is not known to the Dask scheduler at {self.scheduler}"
-        if future.status == "error":
-            exc = await future.exception()
+        if state == "erred":
+            exc = await (await client.get_dataset(name)).exception()
             return f"the run's driver task failed on the Dask cluster: {type(exc).__name__}: {exc}"
-        if future.status in DRIVER_GONE:
-            return f"the run's driver task was {future.status} on the Dask cluster"
-        if future.status == "finished":
+        if state == "memory":
             return "the run's driver task finished but the metrics store has no finished run with its id"
+        if state in DRIVER_GONE:
+            return f"the run's driver task was {state} on the Dask cluster"
         return None
 
+    async def _checked_driver(self, client: Any) -> str | None:
+        try:
+            return await self._driver_problem(client)
+        except (OSError, asyncio.TimeoutError) as exc:  # a scheduler hiccup: the store still tells the outcome
+            self.log.warning("cannot ask the Dask scheduler about run %s: %s", self.run_id, exc)
+            return None
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        yield await self._outcome()
+
+    async def _outcome(self) -> TriggerEvent:
+        """Wait for the run's outcome; the scheduler connection is released before the event is fired."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         client = await self._client()
         try:
             while True:
                 status = await asyncio.to_thread(stored_status, self.run_id, self.store_url)
                 if status in FINISHED_STATUSES:
-                    yield self._event("finished", run_status=status)
-                    return
-                problem = await self._driver_problem(client) if client is not None else None
+                    return self._event("finished", run_status=status)
+                problem = await self._checked_driver(client) if client is not None else None
                 if problem is not None:
                     # the run may have been saved between the two looks: read the store once more
                     status = await asyncio.to_thread(stored_status, self.run_id, self.store_url)
                     if status in FINISHED_STATUSES:
-                        yield self._event("finished", run_status=status)
-                    else:
-                        yield self._event("error", message=problem)
-                    return
+                        return self._event("finished", run_status=status)
+                    return self._event("error", message=problem)
                 if deadline is not None and time.monotonic() > deadline:
-                    yield self._event("error", message=f"the run did not finish within {self.timeout:g} s")
-                    return
+                    return self._event("error", message=f"the run did not finish within {self.timeout:g} s")
                 await asyncio.sleep(self.poll_interval)
         finally:
             if client is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -56,6 +57,14 @@ def airflow_db() -> Iterator[Path]:
 
     dispose_engines()
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _keep_sigterm_handler():
+    """Airflow's task runner installs a SIGTERM handler (it calls on_kill) in this process: undo it."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture
