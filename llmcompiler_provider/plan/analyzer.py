@@ -126,6 +126,7 @@ class PlanAnalyzer:
             else:
                 self.error(error.col, error.message)
                 if error.task_number is not None and error.task_number > self.last_id:
+                    self.defined[error.task_number] = self.line_no
                     self.broken.add(error.task_number)
                     self.last_id = error.task_number
             self.in_thought = False
@@ -199,9 +200,9 @@ class PlanAnalyzer:
         if call.number is not None:
             self._check_number(call)
         if call.arguments:
-            self.error(call.arguments[0].col, "join() takes no arguments")
+            self.error(call.col(call.arguments[0].token), "join() takes no arguments")
         self.graph.has_join = True
-        self.stage = _ENDED if call.end_of_plan else _JOINED
+        self.stage = _JOINED if call.end_of_plan is None else _ENDED
         self.thought = []
 
     # tasks -----------------------------------------------------------------------------
@@ -209,8 +210,8 @@ class PlanAnalyzer:
         errors_before = len(self.diagnostics)
         number = call.number
         number_ok = self._check_number(call)
-        if call.end_of_plan:
-            self.error(call.tool_col + len(call.tool), f"{END_OF_PLAN} may only follow join()")
+        if call.end_of_plan is not None:
+            self.error(call.col(call.end_of_plan), f"{END_OF_PLAN} may only follow join()")
         signature = self.catalogue.get(call.tool)
         if signature is None:
             hint = did_you_mean(call.tool, [*self.catalogue, "join"])
@@ -295,24 +296,24 @@ class PlanAnalyzer:
         number = call.number
         for ref in call.refs:
             rid = ref.id
-            if rid in self.defined and rid < number and rid not in self.broken:
+            if rid < number and (rid in self.defined and rid not in self.broken or rid in self.prior_ids):
                 continue
             ok = False
-            if rid == 0:
-                self.error(ref.col, "$0 refers to no task: task ids start at 1")
-            elif rid == number:
-                self.error(ref.col, f"task {number} cannot use its own result ${rid}")
-            elif rid > number:
-                self.error(
-                    ref.col, f"${rid} refers to task {rid}, which comes later: a task can only use earlier results"
-                )
-            elif rid in self.broken:
-                pass  # that task's own error is reported already
-            elif rid in self.prior_ids:
-                ok = True
-            else:
-                self.error(ref.col, f"${rid} refers to no task: there is no task {rid} before this line")
+            problem = self._reference_problem(rid, number)
+            if problem:
+                self.error(call.col(ref.token, ref.offset), problem)
         return ok
+
+    def _reference_problem(self, rid: int, number: int) -> str | None:
+        if rid == 0:
+            return "$0 refers to no task: task ids start at 1"
+        if rid == number:
+            return f"task {number} cannot use its own result ${rid}"
+        if rid > number:
+            return f"${rid} refers to task {rid}, which comes later: a task can only use earlier results"
+        if rid in self.broken:
+            return None  # that task's own error is reported already
+        return f"${rid} refers to no task: there is no task {rid} before this line"
 
     def _bind(self, call: Call, signature: ToolSignature) -> tuple[tuple, dict] | None:
         """Arguments -> (args, kwargs) as documented on ``Task``; None after reporting a problem."""
@@ -334,20 +335,21 @@ class PlanAnalyzer:
                 else:
                     count = len(positional)
                     self.error(
-                        argument.col,
+                        call.col(argument.token),
                         f"too many arguments: {tool}() takes {count} positional argument{'s' * (count != 1)} "
                         f"but {sum(a.name is None for a in call.arguments)} were given",
                     )
                     return None
             elif name not in binder.names:
-                self.error(argument.col, f"unknown keyword argument '{shorten(name)}' for {tool}(){did_you_mean(name, binder.order)}")
+                hint = did_you_mean(name, binder.order)
+                self.error(call.col(argument.token), f"unknown keyword argument '{shorten(name)}' for {tool}(){hint}")
                 ok = False
             elif name in given:
-                self.error(argument.col, _repeated(tool, name, call.arguments, argument))
+                self.error(call.col(argument.token), _repeated(tool, name, call.arguments, argument))
                 ok = False
             else:
                 given[name] = argument.value
-        for name in binder.required:
+        for name in binder.required if ok else ():  # after a misspelt keyword, "missing" would say it twice
             if name not in given:
                 self.error(call.tool_col, f"{tool}() is missing its required argument '{name}'")
                 ok = False
@@ -360,7 +362,7 @@ class PlanAnalyzer:
 
 
 def _repeated(tool: str, name: str, arguments: list[Argument], argument: Argument) -> str:
-    earlier_keyword = any(a.name == name for a in arguments if a is not argument and a.col < argument.col)
+    earlier_keyword = any(a.name == name for a in arguments if a is not argument and a.token < argument.token)
     if earlier_keyword:
         return f"{tool}() got the keyword argument '{name}' twice"
     return f"{tool}() got multiple values for argument '{name}'"

@@ -69,6 +69,9 @@ def _collect_ref_ids(value: Any, found: set[int]) -> None:
 
 def map_refs(value: Any, fn) -> Any:
     """Rebuild ``value`` with every ``Ref`` replaced by ``fn(ref)``."""
+    kind = value.__class__
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # the common case first: plain literals have no references
     if isinstance(value, Ref):
         return fn(value)
     if isinstance(value, Interp):

@@ -25,19 +25,19 @@ from typing import Any
 
 from llmcompiler_provider.plan.ast import Argument, Blank, Call, EndOfPlan, Line, Prose, RefUse, Thought
 from llmcompiler_provider.plan.errors import PlanSyntaxError
-from llmcompiler_provider.plan.ir import Interp, Ref
+from llmcompiler_provider.plan.ir import Ref
 from llmcompiler_provider.plan.lexer import (
-    END, EOP, ERROR, NAME, NUM, OTHER, QUOTE, REF, STR, LexProblem, Token, id_number, shorten, tokenize,
+    END, END_OF_PLAN, EOP, NAME, NUM, OTHER, QUOTE, REF, STR, TokenError, id_number, kind_of, number_value,
+    reference_id, shorten, string_value, token_columns, tokenize,
 )
 
 #: how deeply lists and dicts may nest inside an argument
 MAX_NESTING = 64
 
-END_OF_PLAN = "<END_OF_PLAN>"
 LITERAL_NAMES = {"true": True, "True": True, "false": False, "False": False, "None": None, "null": None}
 _OPERATORS = set("+-*/%@&|^~<>!?;`\\")
 _BLANK = Blank()
-EXPECT_SEPARATOR = "',' or "
+_SEPARATOR = "',' or "
 
 _NUMBERED = re.compile(r"\s*([0-9]+)\s*\.(?![0-9])\s*")
 _THOUGHT = re.compile(r"\s*thought\s*:", re.IGNORECASE)
@@ -53,217 +53,223 @@ def parse_line(line: str) -> Line:
     stripped = line.strip()
     if not stripped or stripped[0] == "#":
         return _BLANK
-    first_col = len(line) - len(line.lstrip()) + 1
     numbered = _NUMBERED.match(line)
     if numbered:
         number_col = numbered.start(1) + 1
         try:
-            number = id_number(numbered.group(1), number_col, "task number")
-        except LexProblem as problem:
-            raise PlanSyntaxError(problem.col, problem.message) from None
-        return _parse_call(line, numbered.end(), number, number_col)
+            number = id_number(numbered.group(1), "task number")
+        except TokenError as error:
+            raise PlanSyntaxError(number_col, error.message) from None
+        return _CallParser(line, numbered.end()).call(number, number_col)
+    first_col = len(line) - len(line.lstrip()) + 1
     thought = _THOUGHT.match(line)
     if thought:
         return Thought(line[thought.end() :].strip())
     if stripped == END_OF_PLAN:
         return EndOfPlan(first_col)
     if _JOIN.match(line):
-        return _parse_call(line, 0, None, first_col)
+        return _CallParser(line, 0).call(None, first_col)
     return Prose(stripped, first_col, looks_like_call=bool(_CALL_LIKE.match(line)))
 
 
-def _parse_call(line: str, start: int, number: int | None, number_col: int) -> Call:
-    parser = _CallParser(tokenize(line, start))
-    try:
-        return parser.call(number, number_col)
-    except PlanSyntaxError as error:
-        error.task_number = number  # so the analyzer can silence references to this task
-        raise
-
-
 class _CallParser:
-    """Recursive descent over one line's tokens (see ``lexer`` for the token tuples).
+    """Recursive descent over one line's tokens (see ``lexer``: token texts, ending with ``""``).
 
-    The last token is ``END``; whoever meets it raises (or, after the call, returns),
-    so nothing reads past it.
+    Whoever meets the end token raises (or, after the call, returns), so nothing
+    reads past it. Positions are token indexes until a message needs a column.
     """
 
-    __slots__ = ("tokens", "pos", "refs")
+    __slots__ = ("line", "start", "tokens", "pos", "refs")
 
-    def __init__(self, tokens: list[Token]) -> None:
-        self.tokens = tokens
+    def __init__(self, line: str, start: int) -> None:
+        self.line = line
+        self.start = start
+        self.tokens = tokenize(line, start)
         self.pos = 0
         self.refs: list[RefUse] = []
 
-    def next(self) -> Token:
-        # Every caller raises on END, so reading never goes past it.
-        token = self.tokens[self.pos]
-        self.pos += 1
-        return token
-
-    def peek_kind(self, ahead: int = 0) -> str:
-        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)][0]
-
     # the line --------------------------------------------------------------------------
     def call(self, number: int | None, number_col: int) -> Call:
-        tool = self.next()
-        if tool[0] is not NAME:
-            raise unexpected(tool, "a tool call like 'search(...)' after the task number")
-        opening = self.next()
-        if opening[0] != "(":
-            if opening[0] is OTHER and opening[1] == ".":
-                raise PlanSyntaxError(opening[2], "attribute access is not allowed in a plan: call a tool by its name")
-            raise unexpected(opening, f"'(' after the tool name '{shorten(tool[1])}'")
+        try:
+            return self._call(number, number_col)
+        except PlanSyntaxError as error:
+            error.task_number = number  # so the analyzer can silence references to this task
+            raise
+
+    def _call(self, number: int | None, number_col: int) -> Call:
+        tokens = self.tokens
+        tool = tokens[0]
+        if kind_of(tool) != NAME:
+            raise self.unexpected(0, "a tool call like 'search(...)' after the task number")
+        if tokens[1] != "(":
+            if tokens[1] == ".":
+                raise self.error(1, "attribute access is not allowed in a plan: call a tool by its name")
+            raise self.unexpected(1, f"'(' after the tool name '{shorten(tool)}'")
+        self.pos = 2
         arguments = self.arguments()
-        after = self.next()
-        end_of_plan = False
-        if after[0] is EOP:
-            end_of_plan = True
-            after = self.next()
-        if after[0] is not END:
-            raise unexpected(after, "the end of the line after the call", after_call=True)
-        return Call(number, number_col, tool[1], tool[2], arguments, self.refs, end_of_plan)
+        end_of_plan = self.pos if tokens[self.pos] == END_OF_PLAN else None
+        if end_of_plan is not None:
+            self.pos += 1
+        if tokens[self.pos] != "":
+            raise self.unexpected(self.pos, "the end of the line after the call", after_call=True)
+        return Call(number, number_col, tool, arguments, self.refs, end_of_plan, self.line, self.start)
 
     def arguments(self) -> list[Argument]:
         arguments: list[Argument] = []
-        if self.peek_kind() == ")":
+        tokens = self.tokens
+        if tokens[self.pos] == ")":
             self.pos += 1
             return arguments
         keyword_seen = False
-        tokens = self.tokens
         while True:
-            first = tokens[self.pos]
-            if first[0] is NAME and self.peek_kind(1) == "=":
+            first = self.pos
+            if tokens[first] and tokens[first + 1] == "=" and kind_of(tokens[first]) == NAME:
                 self.pos += 2
-                arguments.append(Argument(self.value(0), first[2], first[1]))
+                arguments.append(Argument(self.value(0), first, tokens[first]))
                 keyword_seen = True
             else:
                 if keyword_seen:
-                    raise PlanSyntaxError(first[2], "positional argument after a keyword argument")
-                arguments.append(Argument(self.value(0), first[2]))
-            separator = self.next()
-            kind = separator[0]
-            if kind == ")":
+                    raise self.error(first, "positional argument after a keyword argument")
+                arguments.append(Argument(self.value(0), first))
+            separator = tokens[self.pos]
+            self.pos += 1
+            if separator == ")":
                 return arguments
-            if kind != ",":
-                raise unexpected(separator, EXPECT_SEPARATOR + "')'")
-            if self.peek_kind() == ")":
+            if separator != ",":
+                raise self.unexpected(self.pos - 1, _SEPARATOR + "')'")
+            if tokens[self.pos] == ")":
                 self.pos += 1
                 return arguments
 
     # values ----------------------------------------------------------------------------
     def value(self, depth: int) -> Any:
-        token = self.tokens[self.pos]
-        self.pos += 1
-        kind = token[0]
-        if kind is STR:
-            if token[4]:
-                self.refs.extend(token[4])
-            return token[1]
-        if kind is NUM:
-            return token[1]
-        if kind is REF:
-            self.refs.append(RefUse(token[1], token[2]))
-            return Ref(token[1])
-        if kind is NAME:
-            return self.name_value(token)
-        if kind == "[":
-            return self.list_value(token, depth + 1)
-        if kind == "{":
-            return self.dict_value(token, depth + 1)
-        if kind == "(":
-            raise PlanSyntaxError(token[2], "parentheses are not allowed inside arguments: use [ ] for a list")
-        raise unexpected(token, "a value")
+        at = self.pos
+        token = self.tokens[at]
+        self.pos = at + 1
+        kind = kind_of(token)
+        try:
+            if kind == STR:
+                value, refs = string_value(token)
+                if refs:
+                    self.refs.extend([RefUse(ref_id, at, offset) for ref_id, offset in refs])
+                return value
+            if kind == NUM:
+                return number_value(token)
+            if kind == REF:
+                ref_id = reference_id(token)
+                self.refs.append(RefUse(ref_id, at))
+                return Ref(ref_id)
+        except TokenError as problem:
+            raise self.error(at, problem.message, problem.offset) from None
+        if kind == NAME:
+            return self.name_value(at)
+        if token == "[":
+            return self.list_value(at, depth + 1)
+        if token == "{":
+            return self.dict_value(at, depth + 1)
+        if token == "(":
+            raise self.error(at, "parentheses are not allowed inside arguments: use [ ] for a list")
+        raise self.unexpected(at, "a value")
 
-    def name_value(self, token: Token) -> Any:
-        name = token[1]
+    def name_value(self, at: int) -> Any:
+        name = self.tokens[at]
         if name in LITERAL_NAMES:
             return LITERAL_NAMES[name]
-        following = self.tokens[self.pos]
-        if following[0] == "(":
-            raise PlanSyntaxError(token[2], f"calls are not allowed inside arguments: '{shorten(name)}(...)' is not a value")
-        if following[0] is OTHER and following[1] == ".":
-            raise PlanSyntaxError(following[2], "attribute access is not allowed in a plan")
-        raise PlanSyntaxError(token[2], f"unquoted name '{shorten(name)}' is not a value: put text in quotes")
+        following = self.tokens[at + 1]
+        if following == "(":
+            raise self.error(at, f"calls are not allowed inside arguments: '{shorten(name)}(...)' is not a value")
+        if following == ".":
+            raise self.error(at + 1, "attribute access is not allowed in a plan")
+        raise self.error(at, f"unquoted name '{shorten(name)}' is not a value: put text in quotes")
 
-    def list_value(self, opening: Token, depth: int) -> list[Any]:
-        check_depth(opening, depth)
+    def list_value(self, opening: int, depth: int) -> list[Any]:
+        self.check_depth(opening, depth)
         items: list[Any] = []
+        tokens = self.tokens
         while True:
-            if self.peek_kind() == "]":
+            if tokens[self.pos] == "]":
                 self.pos += 1
                 return items
             items.append(self.value(depth))
-            separator = self.next()
-            if separator[0] == "]":
+            separator = tokens[self.pos]
+            self.pos += 1
+            if separator == "]":
                 return items
-            if separator[0] != ",":
-                raise unexpected(separator, EXPECT_SEPARATOR + "']'")
+            if separator != ",":
+                raise self.unexpected(self.pos - 1, _SEPARATOR + "']'")
 
-    def dict_value(self, opening: Token, depth: int) -> dict[Any, Any]:
-        check_depth(opening, depth)
+    def dict_value(self, opening: int, depth: int) -> dict[Any, Any]:
+        self.check_depth(opening, depth)
         items: dict[Any, Any] = {}
+        tokens = self.tokens
         while True:
-            if self.peek_kind() == "}":
+            if tokens[self.pos] == "}":
                 self.pos += 1
                 return items
             key = self.dict_key()
-            colon = self.next()
-            if colon[0] != ":":
-                raise unexpected(colon, "':' after the dict key")
+            if tokens[self.pos] != ":":
+                raise self.unexpected(self.pos, "':' after the dict key")
+            self.pos += 1
             items[key] = self.value(depth)
-            separator = self.next()
-            if separator[0] == "}":
+            separator = tokens[self.pos]
+            self.pos += 1
+            if separator == "}":
                 return items
-            if separator[0] != ",":
-                raise unexpected(separator, EXPECT_SEPARATOR + "'}'")
+            if separator != ",":
+                raise self.unexpected(self.pos - 1, _SEPARATOR + "'}'")
 
     def dict_key(self) -> Any:
-        token = self.next()
-        kind, value, col = token[0], token[1], token[2]
-        if kind is STR:
-            if isinstance(value, Interp):
-                raise PlanSyntaxError(col, "a dict key cannot contain references")
-            return value
-        if kind is NUM:
-            return value
-        if kind is NAME:
-            if value in LITERAL_NAMES:
-                return LITERAL_NAMES[value]
-            raise PlanSyntaxError(col, f"unquoted dict key '{shorten(value)}': put keys in quotes")
-        if kind is REF:
-            raise PlanSyntaxError(col, "a reference cannot be a dict key")
-        raise unexpected(token, "a dict key")
+        at = self.pos
+        token = self.tokens[at]
+        self.pos = at + 1
+        kind = kind_of(token)
+        if kind == NAME:
+            if token in LITERAL_NAMES:
+                return LITERAL_NAMES[token]
+            raise self.error(at, f"unquoted dict key '{shorten(token)}': put keys in quotes")
+        if kind == REF:
+            raise self.error(at, "a reference cannot be a dict key")
+        if kind != STR and kind != NUM:
+            raise self.unexpected(at, "a dict key")
+        try:
+            key, refs = string_value(token) if kind == STR else (number_value(token), None)
+        except TokenError as problem:
+            raise self.error(at, problem.message, problem.offset) from None
+        if refs:
+            raise self.error(at, "a dict key cannot contain references")
+        return key
 
+    # errors ----------------------------------------------------------------------------
+    def check_depth(self, opening: int, depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise self.error(opening, f"lists and dicts nest deeper than {MAX_NESTING} levels")
 
-def check_depth(opening: Token, depth: int) -> None:
-    if depth > MAX_NESTING:
-        raise PlanSyntaxError(opening[2], f"lists and dicts nest deeper than {MAX_NESTING} levels")
+    def error(self, at: int, message: str, offset: int = 0) -> PlanSyntaxError:
+        """A syntax error at token ``at`` (``offset`` characters into it)."""
+        return PlanSyntaxError(token_columns(self.line, self.start)[at] + offset, message)
 
-
-def unexpected(token: Token, expected: str, *, after_call: bool = False) -> PlanSyntaxError:
-    """The error for ``token`` found where ``expected`` should be."""
-    kind, value, col, text = token[0], token[1], token[2], token[3]
-    if kind is ERROR:
-        return PlanSyntaxError(col, value)
-    if kind is QUOTE:
-        return PlanSyntaxError(col, f"unterminated string: it needs a closing {value} on the same line")
-    if kind is END:
-        if expected.startswith(EXPECT_SEPARATOR):  # inside brackets: name the closing one
-            return PlanSyntaxError(col, f"unexpected end of line: missing {expected[len(EXPECT_SEPARATOR):]}")
-        return PlanSyntaxError(col, f"unexpected end of line: expected {expected}")
-    if kind is OTHER:
-        if value == "$":
-            return PlanSyntaxError(col, "'$' must be followed by a task number, as in $1 or ${1}")
-        if value == ".":
-            return PlanSyntaxError(col, "attribute access is not allowed in a plan")
-        if value in _OPERATORS:
-            return PlanSyntaxError(col, f"operator '{value}' is not allowed: arguments must be literals or $N references")
-        return PlanSyntaxError(col, f"unexpected character {value!r}")
-    if kind is EOP:
-        return PlanSyntaxError(col, f"unexpected {END_OF_PLAN}: it may only follow join()")
-    if after_call:
-        return PlanSyntaxError(col, f"unexpected text after the call: '{shorten(text)}'")
-    if kind == "=":
-        return PlanSyntaxError(col, f"unexpected '=': expected {expected}")
-    return PlanSyntaxError(col, f"expected {expected}, found '{shorten(text)}'")
+    def unexpected(self, at: int, expected: str, *, after_call: bool = False) -> PlanSyntaxError:
+        """The error for token ``at`` found where ``expected`` should be."""
+        token = self.tokens[at]
+        kind = kind_of(token)
+        if kind == QUOTE:
+            return self.error(at, f"unterminated string: it needs a closing {token[0]} on the same line")
+        if kind == END:
+            if expected.startswith(_SEPARATOR):  # inside brackets: name the closing one
+                return self.error(at, f"unexpected end of line: missing {expected[len(_SEPARATOR):]}")
+            return self.error(at, f"unexpected end of line: expected {expected}")
+        if kind == OTHER:
+            if token == "$":
+                return self.error(at, "'$' must be followed by a task number, as in $1 or ${1}")
+            if token == ".":
+                return self.error(at, "attribute access is not allowed in a plan")
+            if token in _OPERATORS:
+                return self.error(at, f"operator '{token}' is not allowed: arguments must be literals or $N references")
+            return self.error(at, f"unexpected character {token!r}")
+        if kind == EOP:
+            return self.error(at, f"unexpected {END_OF_PLAN}: it may only follow join()")
+        if after_call:
+            return self.error(at, f"unexpected text after the call: '{shorten(token)}'")
+        if token == "=":
+            return self.error(at, f"unexpected '=': expected {expected}")
+        return self.error(at, f"expected {expected}, found '{shorten(token)}'")

@@ -25,25 +25,24 @@ def call_key(task: Task) -> tuple:
 def _frozen(value: Any) -> Any:
     """``value`` as a hashable that equals another's only for the same types and values.
 
-    Strings, ``Ref`` and ``Interp`` equal only their own kind, so they stand for
-    themselves; numbers are tagged (``1 == 1.0 == True`` in Python).
+    Built of strings and tuples only, so hashing and comparing it runs in C: a
+    string stands for itself, anything else becomes a tuple tagged with its type
+    (``1 == 1.0 == True`` in Python, and ``Ref``/``Interp`` hash in Python code).
     """
     kind = value.__class__
-    if kind in _STANDS_FOR_ITSELF:
+    if kind is str:
         return value
+    if kind is Ref:
+        return (Ref, value.id)
     if kind is float:
-        return (kind, repr(value))  # 0.0 and -0.0 stay apart
+        return (float, repr(value))  # 0.0 and -0.0 stay apart
     if kind is dict:
-        return (dict, tuple([
-            (k if k.__class__ is str else _frozen(k), v if v.__class__ in _STANDS_FOR_ITSELF else _frozen(v))
-            for k, v in value.items()
-        ]))
+        return (dict, tuple([(_frozen(k), v if v.__class__ is str else _frozen(v)) for k, v in value.items()]))
     if kind is list or kind is tuple:
-        return (kind, tuple([v if v.__class__ in _STANDS_FOR_ITSELF else _frozen(v) for v in value]))
+        return (kind, tuple([v if v.__class__ is str else _frozen(v) for v in value]))
+    if kind is Interp:
+        return (Interp, tuple([p if p.__class__ is str else (Ref, p.id) for p in value.parts]))
     return (kind, value)  # int, bool, None
-
-
-_STANDS_FOR_ITSELF = frozenset({str, Ref, Interp})
 
 
 def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
@@ -72,7 +71,9 @@ def _rewritten(task: Task, replaced: dict[int, int]) -> Task:
     def swap(ref: Ref) -> Ref:
         return Ref(replaced[ref.id]) if ref.id in replaced else ref
 
-    return task.with_(args=map_refs(task.args, swap), kwargs=map_refs(task.kwargs, swap))
+    new = task.with_(args=map_refs(task.args, swap), kwargs=map_refs(task.kwargs, swap))
+    new.__dict__["deps"] = frozenset([replaced.get(d, d) for d in task.deps])  # seed Task.deps's cache
+    return new
 
 
 def _without(units: list[tuple[int, ...]] | None, removed: Mapping[int, Any]) -> list[tuple[int, ...]] | None:
