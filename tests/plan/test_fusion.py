@@ -93,7 +93,34 @@ def test_a_call_with_an_input_its_producer_did_not_wait_for_is_not_fused_into_it
 
 
 def test_siblings_of_very_different_cost_stay_apart_so_quick_results_are_not_held_back():
-    assert units_of(['fetch("a")', 'slow_fetch("b")', 'fetch("c")']) == [(1, 3), (2,)]
+    lines = ['fetch("a")', 'slow_fetch("b")', 'fetch("c")', 'crunch("x", [$1])', 'crunch("y", [$2])', 'crunch("z", [$3])']
+    assert units_of(lines) == [(1, 3), (4,), (2, 5), (6,)]
+
+
+def test_a_connected_part_made_only_of_coroutine_calls_is_one_unit():
+    # 3 reads 1 only, 4 reads 2 only, 5 reads 3 and 4: no sibling or chain rule joins them all
+    lines = ['fetch("a")', 'slow_fetch("b")', 'fetch("c", [$1])', 'fetch("d", [$2])', 'fetch("e", [$3, $4])']
+    assert units_of(lines) == [(1, 2, 3, 4, 5)]
+
+
+def test_a_coroutine_part_that_touches_a_blocking_call_is_split_by_the_other_rules():
+    lines = ['fetch("a")', 'slow_fetch("b")', 'fetch("c", [$1])', 'crunch("d", [$2])', 'fetch("e", [$3, $4])']
+    assert units_of(lines) == [(1, 3), (2, 4), (5,)]  # chains, but not one island
+
+
+def test_separate_islands_share_a_unit_up_to_the_limit_and_are_never_split():
+    assert units_of(['fetch("a")', 'fetch("b", [$1])', 'slow_fetch("c")', 'slow_fetch("d", [$3])']) == [(1, 2, 3, 4)]
+    half = fusion.MAX_ISLAND // 2 + 1  # two islands that do not fit in one unit together
+    lines = ['fetch("a")'] + [f'fetch("a{i}", [$1])' for i in range(half - 1)]
+    lines += ['fetch("b")'] + [f'fetch("b{i}", [${half + 1}])' for i in range(half - 1)]
+    assert [len(u) for u in units_of(lines)] == [half, half]
+
+
+def test_an_island_larger_than_the_limit_is_split_by_the_other_rules():
+    count = fusion.MAX_ISLAND + 1
+    lines = ['fetch("root")'] + [f'fetch("{i}", [$1])' for i in range(count - 1)]
+    units = units_of(lines)
+    assert len(units) > 1 and sum(map(len, units)) == count
 
 
 def test_references_to_batch_members_find_the_batch_unit():

@@ -22,6 +22,12 @@ the group, hence similar cost estimates):
   into it when that unit waits for nothing the first did not already wait for,
   and both need the same resources. Neither could start earlier apart, and a
   GPU chain keeps its slot from call to call.
+* **Coroutine islands.** A connected part of the plan (calls linked by
+  references, directly or not) made only of coroutine calls without resources
+  is an island: nothing outside it waits for it or feeds it. Islands are packed
+  into units of up to ``MAX_ISLAND`` calls (an island is never split; a larger
+  one is left to the other rules): no call waits for anything but its own
+  inputs, and the islands cost one Dask task (their calls wait on one event loop).
 
 Siblings are grouped in plan order, so a unit only ever depends on units
 created before it, and chain fusion merges a unit into its only consumer; the
@@ -41,8 +47,10 @@ from llmcompiler_provider.plan.signature import ToolSignature
 SHORT_S = 0.05
 #: estimated seconds of blocking calls one unit may hold
 SHORT_BUDGET_S = 0.1
-#: coroutine calls one unit may hold
+#: coroutine calls one unit of siblings may hold
 MAX_ASYNC_GROUP = 512
+#: coroutine calls one unit of islands may hold (a larger island is split by the other rules)
+MAX_ISLAND = 5000
 
 
 def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
@@ -61,7 +69,17 @@ def _siblings(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> tuple
     unit_of: dict[int, int] = {}
     open_group: dict[tuple, int] = {}  # (upstream units, kind, cost class) -> unit still taking members
     kinds: dict[tuple, tuple[str | None, int]] = {}
+    islands = _coroutine_islands(graph, catalogue, kinds)
+    island_unit: dict[int, int] = {}  # island unit number -> unit
     for task in tasks.values():
+        island = islands.get(task.id)
+        if island is not None:
+            index = island_unit.get(island)
+            if index is not None:
+                units[index].append(task.id)
+                unit_of[task.id] = index
+                continue
+            island_unit[island] = len(units)
         sources = set()
         for dep in task.deps:
             source = unit_of.get(dep)
@@ -69,9 +87,8 @@ def _siblings(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> tuple
                 source = unit_of.get(graph.resolve(dep))  # a batch member; None: an earlier plan's
             if source is not None:
                 sources.add(source)
-        shape = (task.tool, task.cost, bool(task.resources), bool(task.batch_of))
-        kind, cost_class = kinds.get(shape) or kinds.setdefault(shape, _classify(task, catalogue))
-        if kind is not None:
+        kind, cost_class = _kind(task, catalogue, kinds)
+        if kind is not None and island is None:
             key = (frozenset(sources), kind, cost_class)
             weight = 1.0 if kind == "async" else task.cost
             index = open_group.get(key)
@@ -88,6 +105,59 @@ def _siblings(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> tuple
         upstream.append(sources)
         load.append(weight)
     return units, upstream
+
+
+def _kind(
+    task: Task, catalogue: Mapping[str, ToolSignature], cache: dict[tuple, tuple[str | None, int]]
+) -> tuple[str | None, int]:
+    """``_classify`` once per (tool, cost, resources?, batch?)."""
+    shape = (task.tool, task.cost, bool(task.resources), bool(task.batch_of))
+    found = cache.get(shape)
+    return found if found is not None else cache.setdefault(shape, _classify(task, catalogue))
+
+
+def _coroutine_islands(
+    graph: TaskGraph, catalogue: Mapping[str, ToolSignature], kinds: dict[tuple, tuple[str | None, int]]
+) -> dict[int, int]:
+    """Task id -> island unit number, for connected parts of the plan made only of coroutine calls
+    without resources (islands), packed in plan order into units of up to ``MAX_ISLAND`` calls."""
+    tasks = graph.tasks
+    parent = {task_id: task_id for task_id in tasks}
+
+    def root(task_id: int) -> int:
+        while parent[task_id] != task_id:
+            parent[task_id] = parent[parent[task_id]]
+            task_id = parent[task_id]
+        return task_id
+
+    for task in tasks.values():
+        for dep in task.deps:
+            source = dep if dep in tasks else graph.resolve(dep)
+            if source in tasks:
+                a, b = root(source), root(task.id)
+                if a != b:
+                    parent[a] = b
+    size: dict[int, int] = {}
+    mixed: set[int] = set()
+    for task in tasks.values():
+        r = root(task.id)
+        size[r] = size.get(r, 0) + 1
+        if _kind(task, catalogue, kinds)[0] != "async":
+            mixed.add(r)
+    bin_of: dict[int, int] = {}  # island root -> bin, islands packed in plan order
+    bins: list[int] = []  # calls per bin
+    out: dict[int, int] = {}
+    for task_id in tasks:
+        r = root(task_id)
+        if r in mixed or size[r] > MAX_ISLAND:
+            continue
+        if r not in bin_of:
+            if not bins or bins[-1] + size[r] > MAX_ISLAND:
+                bins.append(0)
+            bin_of[r] = len(bins) - 1
+            bins[-1] += size[r]
+        out[task_id] = bin_of[r]
+    return out
 
 
 def _classify(task: Task, catalogue: Mapping[str, ToolSignature]) -> tuple[str | None, int]:
