@@ -58,21 +58,23 @@ def _pydantic_ai_model(conn: Connection, model: str | None, base_url: str | None
     return name
 
 
-def _options(conn: Connection, extra: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Backend options found in ``extra``, and the names of extra keys no backend option matches."""
-    accepted = openai_option_names()
-    conn_type = conn.conn_type or LLM_CONN_TYPE
+def _options(conn_type: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Options of the OpenAI-compatible backend found in a connection's ``extra``."""
     options = {}
-    for name in sorted(accepted):
+    for name in sorted(openai_option_names()):
         value = extra_value(extra, conn_type, name)
         if value is not None:
             options[name] = float(value) if name.endswith("timeout") else value
-    known = accepted | {MODEL_KEY}
-    ignored = sorted(
+    return options
+
+
+def ignored_extra_keys(conn_type: str, extra: dict[str, Any]) -> list[str]:
+    """Keys of ``extra`` that are neither the model nor a backend option."""
+    known = openai_option_names() | {MODEL_KEY}
+    return sorted(
         key for key in extra
         if key.removeprefix(f"extra__{conn_type}__") not in known and extra[key] not in (None, "")
     )
-    return options, ignored
 
 
 def settings_from_connection(conn: Connection, model: str | None = None) -> LLMSettings:
@@ -92,8 +94,8 @@ def settings_from_connection(conn: Connection, model: str | None = None) -> LLMS
             f"connection {conn.conn_id!r} names an endpoint but no model: "
             'set {"model": "..."} in its extra, or the operator\'s model argument'
         )
-    options, _ignored = _options(conn, extra)
-    return LLMSettings(kind=OPENAI, model=chosen, base_url=base_url, api_key=api_key, options=options)
+    return LLMSettings(kind=OPENAI, model=chosen, base_url=base_url, api_key=api_key,
+                       options=_options(conn_type, extra))
 
 
 class LLMCompilerLLMHook(BaseHook):
@@ -114,7 +116,7 @@ class LLMCompilerLLMHook(BaseHook):
             return LLMSettings(kind=LOCAL, model=self.model)
         conn = self.get_connection(self.llm_conn_id)
         settings = settings_from_connection(conn, self.model)
-        _options_found, ignored = _options(conn, conn.extra_dejson)
+        ignored = ignored_extra_keys(conn.conn_type or LLM_CONN_TYPE, conn.extra_dejson)
         if ignored:
             self.log.warning("LLM connection %r: ignoring extra keys %s (not options of this backend)",
                              self.llm_conn_id, ", ".join(ignored))

@@ -116,9 +116,10 @@ def test_a_postgres_connection_becomes_a_working_store_url(monkeypatch, postgres
 
 def test_airflow_builds_the_connection_forms_from_the_provider_info(airflow_db):
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     manager = ProvidersManager()
-    hooks = manager.hooks
+    hooks = ProvidersManagerTaskRuntime().hooks
     assert hooks["llmcompiler_llm"].hook_class_name == "llmcompiler_provider.hooks.llm.LLMCompilerLLMHook"
     assert hooks["llmcompiler_dask"].hook_class_name == "llmcompiler_provider.hooks.dask.DaskHook"
     behaviours = manager.field_behaviours
