@@ -23,7 +23,7 @@ def main() -> None:
         f = measure(size, options.repeat)
         print(
             f"{f.tasks:>8} {f.plan_kib:>9.0f} {f.seconds:>10.3f} {f.us_per_task:>8.1f} "
-            f"{f.seconds_unoptimized:>9.3f} {f.seconds_streamed:>9.3f} {f.peak_mb:>9.1f}"
+            f"{f.seconds_unoptimized or 0:>9.3f} {f.seconds_streamed or 0:>9.3f} {f.peak_mb:>9.1f}"
         )
 
 

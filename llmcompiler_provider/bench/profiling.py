@@ -12,11 +12,13 @@ import cProfile
 import io
 import pstats
 import statistics
+import time
 from typing import Any, Sequence
 
 from llmcompiler_provider.bench.executors.base import Executor, Outcome, Prepared
 
-PROFILED = ("fanout-512x5ms", "random-dag-1000", "llmc-lookups-4")
+PROFILED = ("fanout-512x5ms", "llmc-lookups-4")
+ROUND_TRIPS = 30
 TOP = 12
 
 
@@ -41,9 +43,24 @@ def median_phases(outcomes: Sequence[Outcome]) -> dict[str, float]:
     return {key: statistics.median(p[key] for p in each) for key in each[0]} if each else {}
 
 
-def profile_runs(executors: Sequence[Executor], prepared: Sequence[Prepared]) -> dict[str, Any]:
+async def _nothing() -> None:
+    return None
+
+
+def dask_round_trip(client: Any, count: int = ROUND_TRIPS) -> dict[str, float]:
+    """The floor under any Dask executor here: submit a coroutine that does nothing, gather its result."""
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        future = client.submit(_nothing, pure=False)
+        client.gather([future], direct=True)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "count": count}
+
+
+def profile_runs(client: Any, executors: Sequence[Executor], prepared: Sequence[Prepared]) -> dict[str, Any]:
     by_name = {e.name: e for e in executors}
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"dask_round_trip": dask_round_trip(client), "runs": {}}
     for p in prepared:
         if p.workload.name not in PROFILED:
             continue
@@ -55,7 +72,7 @@ def profile_runs(executors: Sequence[Executor], prepared: Sequence[Prepared]) ->
             profiler.enable()
             outcome = executor.run(p)
             profiler.disable()
-            out.setdefault(p.workload.name, {})[name] = {"wall_s": outcome.wall_s, "top": _top(profiler)}
+            out["runs"].setdefault(p.workload.name, {})[name] = {"wall_s": outcome.wall_s, "top": _top(profiler)}
     return out
 
 

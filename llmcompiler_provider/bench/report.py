@@ -289,6 +289,10 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if abs(seconds) < 10 else f"{seconds:,.2f} s"
 
 
+def _s(value: float | None) -> str:
+    return f"{value:.3f} s" if value is not None else "-"
+
+
 def _x(value: float | None) -> str:
     return f"{value:.2f}x" if value else "-"
 
@@ -319,15 +323,16 @@ def _compile_table(data: dict[str, Any], images: dict[str, str]) -> list[str]:
     out = [
         "## Compile time and memory",
         "",
-        "Generated plans (`llmcompiler_provider/bench/compile_growth.py`); best of the suite's repeats; "
-        "peak memory from tracemalloc during one compile.",
+        "Generated plans (`llmcompiler_provider/bench/compile_growth.py`); best of the suite's repeats, the "
+        "first in a fresh process, whose growth of peak resident memory during the compile is the peak memory. "
+        "The columns without passes and through `PlanStream` are measured by the full suite only.",
         "",
         "| tasks | plan | compile (every pass) | per task | without passes | streamed (PlanStream) | peak memory |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in data["compile"]:
         out.append(f"| {c['tasks']:,} | {c['plan_kib']:,.0f} KiB | {c['seconds']:.3f} s | {c['us_per_task']:.0f} µs | "
-                   f"{c['seconds_unoptimized']:.3f} s | {c['seconds_streamed']:.3f} s | {c['peak_mb']:.1f} MiB |")
+                   f"{_s(c['seconds_unoptimized'])} | {_s(c['seconds_streamed'])} | {c['peak_mb']:.1f} MiB |")
     if "compile" in images:
         out += ["", f"![compile growth]({images['compile']})"]
     return out + [""]
@@ -349,7 +354,15 @@ def _overhead_reading(data: dict[str, Any]) -> list[str]:
             out.append(f"| {r['workload']} | {r['executor']} | "
                        + " | ".join(f"{r['phases_ms'].get(k, float('nan')):.1f}" for k in keys) + " |")
         out.append("")
-    for workload, runs in data.get("profile", {}).items():
+    trip = data.get("profile", {}).get("dask_round_trip")
+    if trip:
+        out += [
+            f"The floor under every Dask executor here: one coroutine task that does nothing, submitted and its "
+            f"result gathered, takes {trip['median_ms']:.1f} ms (median of {trip['count']}; min {trip['min_ms']:.1f} ms) "
+            "on the embedded cluster.",
+            "",
+        ]
+    for workload, runs in data.get("profile", {}).get("runs", {}).items():
         for executor, figures in runs.items():
             out += [
                 f"cProfile of the client side, {workload} on {executor} (wall {figures['wall_s'] * 1000:.0f} ms "

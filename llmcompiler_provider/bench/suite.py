@@ -18,6 +18,7 @@ from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.simulate import ClusterShape, ToolCost, declared_costs, simulate
 
 CLUSTER_WORKERS, CLUSTER_THREADS = 2, 32  # the embedded cluster of execution/cluster.py
+LARGE_PLAN = 500  # calls
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class SuiteSpec:
     workload_names: tuple[str, ...] | None  # None: every workload
     airflow_workloads: tuple[str, ...] = ()
     airflow_repeats: int = 2
+    compile_detail: bool = False  # also time compiles without passes and through PlanStream
     description: str = ""
 
 
@@ -51,6 +53,7 @@ SUITES = {
         "full", 7, 3, (1000, 10000, 100000), 3, None,
         ("fanout-8x200ms", "fanout-64x100ms", "layers-4x4x100ms", "chain-20x20ms", "llmc-lookups-math",
          "gpu-fanout-16x100ms"),
+        compile_detail=True,
         description="every workload, 7 repeats (sequential 3), plus Airflow task mapping on six workloads",
     ),
 }
@@ -145,30 +148,35 @@ def run_suite(
             "gpu_slots": info.gpu_slots, "gpu_fallback": info.gpu_fallback,
         }
         executors = make_executors(client, info, airflow=bool(spec.airflow_workloads))
-        prepared = [Prepared(w, compile_plan(w.plan, bench.signatures(), optimize=False), bench, tokens_per_s) for w in workloads]
-        plan = [(p, e) for p in prepared for e in executors if e.applies_to(p.workload) and _wanted(spec, p.workload, e)]
-        progress.start(len(plan))
-        _warm_up(executors, prepared, tokens_per_s)
-        for p, executor in plan:
-            repeats = {"sequential": spec.sequential_repeats, "airflow-mapping": spec.airflow_repeats}.get(
-                executor.name, spec.repeats
-            )
-            progress.begin(p.workload.name, executor.name, repeats)
-            try:
-                result.results.append(_measure(p, executor, repeats, progress))
-            except Exception as exc:  # one failing pair is reported, the suite goes on
-                result.errors.append(f"{p.workload.name} on {executor.name}: {type(exc).__name__}: {exc}")
-            progress.end()
-        for executor in executors:
-            getattr(executor, "close", lambda: None)()
+        try:
+            prepared = [
+                Prepared(w, compile_plan(w.plan, bench.signatures(), optimize=False), bench, tokens_per_s)
+                for w in workloads
+            ]
+            pairs = [(p, e) for p in prepared for e in executors if e.applies_to(p.workload) and _wanted(spec, p.workload, e)]
+            progress.start(len(pairs))
+            _warm_up(executors, tokens_per_s)
+            for p, executor in pairs:
+                repeats = repeats_for(spec, p.workload, executor.name)
+                progress.begin(p.workload.name, executor.name, repeats)
+                try:
+                    result.results.append(_measure(p, executor, repeats, progress))
+                except Exception as exc:  # one failing pair is reported, the suite goes on
+                    result.errors.append(f"{p.workload.name} on {executor.name}: {type(exc).__name__}: {exc}")
+                progress.end()
+        finally:
+            for executor in executors:
+                getattr(executor, "close", lambda: None)()
         _add_predictions(result, prepared, info.gpu_slots)
         if with_profile:
             from llmcompiler_provider.bench.profiling import profile_runs
 
-            progress.stage("profiling the client side of the project's runs")
-            result.profile = profile_runs(executors, prepared)
+            progress.stage("profiling: a Dask round trip, and the client side of the project's runs")
+            result.profile = profile_runs(client, executors, prepared)
     progress.stage(f"compile growth: {', '.join(f'{n:,}' for n in spec.compile_sizes)} tasks")
-    result.compile = [compile_growth.measure(size, spec.compile_repeats) for size in spec.compile_sizes]
+    result.compile = [
+        compile_growth.measure(size, spec.compile_repeats, detail=spec.compile_detail) for size in spec.compile_sizes
+    ]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     result.machine["load_average_after"] = list(load) if load else None
     progress.done()
@@ -181,7 +189,18 @@ def _wanted(spec: SuiteSpec, workload: Workload, executor: Executor) -> bool:
     return True
 
 
-def _warm_up(executors: Sequence[Executor], prepared: Sequence[Prepared], tokens_per_s: float) -> None:
+def repeats_for(spec: SuiteSpec, workload: Workload, executor: str) -> int:
+    """The suite's repeats; fewer for the slow baselines and, in the quick suite, for the largest plans."""
+    if executor == "sequential":
+        return spec.sequential_repeats
+    if executor.startswith("airflow"):
+        return spec.airflow_repeats
+    if spec.name == "quick" and workload.tasks >= LARGE_PLAN:
+        return min(spec.repeats, 2)
+    return spec.repeats
+
+
+def _warm_up(executors: Sequence[Executor], tokens_per_s: float) -> None:
     """One unmeasured run per executor on a small plan of every tool kind (imports, first pickles)."""
     text = catalogue.lookups_then_math()
     warm = Workload("warm-up", "io", text, "warm-up")
