@@ -37,6 +37,7 @@ MAX_NESTING = 64
 LITERAL_NAMES = {"true": True, "True": True, "false": False, "False": False, "None": None, "null": None}
 _OPERATORS = set("+-*/%@&|^~<>!?;`\\")
 _BLANK = Blank()
+_LITERAL_FIRST_CHAR = {'"': STR, "'": STR, "$": REF, "-": NUM, ".": NUM, **{digit: NUM for digit in "0123456789"}}
 _SEPARATOR = "',' or "
 
 _NUMBERED = re.compile(r"\s*([0-9]+)\s*\.(?![0-9])\s*")
@@ -70,6 +71,11 @@ def parse_line(line: str) -> Line:
     if _JOIN.match(line):
         return _CallParser(line, 0).call(None, first_col)
     return Prose(stripped, first_col, looks_like_call=bool(_CALL_LIKE.match(line)))
+
+
+def _closed_string(token: str) -> bool:
+    """Is a token that starts with a quote a whole string (not one left open to the end of the line)?"""
+    return token[-1] == token[0] and (token[-2] != "\\" or kind_of(token) == STR)
 
 
 class _CallParser:
@@ -146,7 +152,9 @@ class _CallParser:
         at = self.pos
         token = self.tokens[at]
         self.pos = at + 1
-        kind = kind_of(token)
+        kind = _LITERAL_FIRST_CHAR.get(token[:1])  # a quick guess for literals, else the exact kind
+        if kind is None or len(token) == 1 or kind == STR and not _closed_string(token):
+            kind = kind_of(token)
         try:
             if kind == STR:
                 value, refs = string_value(token)
