@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
 #: compilation stops collecting after this many problems (a hostile plan cannot flood the output)
 MAX_ERRORS = 100
+
+# what a message quoting plan text must not pass on raw: control characters (line breaks,
+# terminal escapes), line and paragraph separators, and bidirectional overrides
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with unprintable characters written as escapes, so it stays one plain line."""
+    return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 @dataclass(frozen=True)
@@ -19,7 +29,7 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}:{self.col}: error: {self.message}"
+        return f"{self.source}:{self.line}:{self.col}: error: {printable(self.message)}"
 
 
 class PlanError(ValueError):
