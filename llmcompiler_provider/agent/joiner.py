@@ -51,13 +51,14 @@ def join(
 ) -> JoinDecision:
     messages = joiner_messages(question, plan_text, observations, can_replan=can_replan)
     started = time.time()
-    error: str | None = None  # the LLM call's failure, recorded with the call
+    llm_error: str | None = None  # the LLM call's failure, recorded with the call
     stream = llm.stream(messages, max_tokens=max_tokens, grammar=joiner_grammar())
     try:
         text = "".join(stream)
     except LLMError as exc:
-        error = str(exc)
+        llm_error = str(exc)
         raise
     finally:
-        calls.append(llm_call_record("joiner", llm, getattr(stream, "usage", None) or llm.last_usage, started, error))
+        usage = getattr(stream, "usage", None) or llm.last_usage
+        calls.append(llm_call_record("joiner", llm, usage, started, llm_error))
     return parse_decision(text, can_replan=can_replan)

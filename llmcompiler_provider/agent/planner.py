@@ -64,7 +64,7 @@ def stream_plan(
     stream = PlanStream(catalogue, source="<planner>")
     text = ""
     started = time.time()
-    error: str | None = None  # the LLM call's failure, recorded with the call
+    llm_error: str | None = None  # the LLM call's failure, recorded with the call
     pieces = llm.stream(messages, stop=[END_OF_PLAN], max_tokens=max_tokens, grammar=plan_grammar(catalogue))
     try:
         for piece in pieces:
@@ -84,13 +84,14 @@ def stream_plan(
             if stream.done:
                 break
     except LLMError as exc:
-        error = str(exc)
+        llm_error = str(exc)
         raise
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
-        calls.append(llm_call_record("planner", llm, getattr(pieces, "usage", None) or llm.last_usage, started, error))
+        usage = getattr(pieces, "usage", None) or llm.last_usage
+        calls.append(llm_call_record("planner", llm, usage, started, llm_error))
     try:
         if streaming:
             return stream.close(require_join=True), text
