@@ -47,16 +47,21 @@ def _configure_airflow_environment() -> Path:
 AIRFLOW_HOME = _configure_airflow_environment()
 
 
-@pytest.fixture(scope="session")
-def airflow_db() -> Iterator[Path]:
-    """``airflow db migrate`` once per session; yields AIRFLOW_HOME (removed afterwards)."""
-    done = airflow_cli("db", "migrate")
-    assert done.returncode == 0, f"airflow db migrate failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    yield AIRFLOW_HOME
+@pytest.fixture(scope="session", autouse=True)
+def _remove_airflow_home_at_the_end() -> Iterator[None]:
+    yield
     from llmcompiler_provider.store import dispose_engines
 
     dispose_engines()
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """``airflow db migrate`` once per session; AIRFLOW_HOME."""
+    done = airflow_cli("db", "migrate")
+    assert done.returncode == 0, f"airflow db migrate failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return AIRFLOW_HOME
 
 
 @pytest.fixture(autouse=True)
