@@ -49,6 +49,19 @@ def test_random_plan_shaped_text_compiles_or_raises_plan_error(text):
     compile_or_error(text)
 
 
+CALL_PIECES = st.sampled_from(
+    ["1. ", "2. ", "math(", "search(", "concat(", "join(", ")", "(", "[", "]", "{", "}", ",", ":", "=", '"a', '"',
+     "'", "\\", "$1", "${2}", "$", "-", ".", "1.5e3", "7", "x", "query=", "question=", "true", "None", " ", "#",
+     "<END_OF_PLAN>", "\n", "\t", "é", "__import__", "os.path"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["", "1. math(", "1. search(", "1. search('a')\n2. concat("]), st.lists(CALL_PIECES, max_size=40))
+def test_random_call_lines_compile_or_raise_plan_error(prefix, pieces):
+    compile_or_error(prefix + "".join(pieces))
+
+
 @st.composite
 def mutated_plans(draw) -> str:
     text = VALID_PLAN
