@@ -191,7 +191,7 @@ class LLMCompilerOperator(BaseOperator):
         return self._report(context, result.to_dict())
 
     def _fail_before_start(self, context: Context, run_id: str, config: RunConfig, exc: Exception) -> Any:
-        result = record_failure(run_id, self.prompt, config, f"the LLM could not be set up: {exc}")
+        result = record_failure(run_id, self.prompt, config, f"the LLM could not be set up: {_one_line(exc)}")
         return self._report(context, result.to_dict())  # raises, with the cause
 
     def _record_interrupted(self, run: LLMCompilerRun, stop: BaseException) -> None:
@@ -226,9 +226,14 @@ class LLMCompilerOperator(BaseOperator):
         from llmcompiler_provider.triggers.run import LLMCompilerRunTrigger
 
         cluster = spec.config.cluster
-        with Client(cluster.address, security=cluster.security, timeout="10s") as client:
-            check_versions(client)
-            submit_remote_run(client, spec)
+        try:
+            with Client(cluster.address, security=cluster.security, timeout="10s") as client:
+                check_versions(client)
+                submit_remote_run(client, spec)
+        except Exception as exc:  # the scheduler is down or refuses the run: recorded as a failed run
+            reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {_one_line(exc)}"
+            result = record_failure(spec.run_id, spec.prompt, spec.config, reason)
+            self._report(context, result.to_dict())  # raises, with the cause
         context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=spec.run_id)
         self.log.info("submitted LLMCompiler run %s to %s; deferring until it finishes", spec.run_id, cluster.address)
         timeout = self.run_timeout * (self.max_replans + 1) + DEFERRED_SLACK_S
@@ -271,6 +276,10 @@ class LLMCompilerOperator(BaseOperator):
             raise AirflowException(f"LLMCompiler run {run_id} {result.get('status')}: {result.get('error')}")
         self.log.info("answer: %s", result.get("answer"))
         return result.get("answer")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _emit_stats(result: dict[str, Any], log: Any) -> None:

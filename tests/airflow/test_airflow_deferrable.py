@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from airflow_test_support import set_connection, task_states, wait_for, xcoms
+from airflow_test_support import free_port, set_connection, task_states, wait_for, xcoms
 from llmcompiler_provider.agent.run import RunConfig
 from llmcompiler_provider.operators.remote_run import RemoteRun, submit_remote_run
 from llmcompiler_provider.operators.report import metrics_summary, result_from_stored
@@ -46,6 +46,17 @@ def test_a_deferred_run_runs_on_the_cluster_and_returns_the_same_result(run_dag,
         assert not client.list_datasets()  # the trigger released the driver's future
     assert {t["worker"] for t in stored["tasks"]} <= worker_addresses
     assert stored["airflow"]["dag_id"] == "llmcompiler_test_deferred"
+
+
+def test_a_scheduler_that_cannot_be_reached_fails_the_task_and_records_why(run_dag, monkeypatch):
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    set_connection(monkeypatch, "llmcompiler_test_dask", conn_type="llmcompiler_dask", host=address)
+    dag_run = run_dag("llmcompiler_test_deferred")
+
+    assert task_states(dag_run) == {("ask", -1): "failed"}
+    stored = get_run(xcoms(dag_run, "ask")["run_id"])
+    assert stored["status"] == "failed"
+    assert stored["error"].startswith(f"could not submit the run to the Dask scheduler at {address}: ")
 
 
 def slow_remote_step() -> str:
