@@ -174,6 +174,7 @@ class _Unit:
     upstream: set[int] = field(default_factory=set)
     downstream: set[int] = field(default_factory=set)
     worker: int = -1
+    release: float = 0.0  # not dispatched before this second (its plan lines arrive then)
 
 
 @dataclass
@@ -196,10 +197,20 @@ def simulate(
     costs: Mapping[str, ToolCost] | None = None,
     *,
     unit_overhead_s: float = DEFAULT_UNIT_OVERHEAD_S,
+    arrivals: Mapping[tuple[int, int], float] | None = None,
 ) -> Simulation:
-    """Simulate ``graphs`` (a batch of plans, all submitted at time 0) on ``shape``."""
+    """Simulate ``graphs`` (a batch of plans, all submitted at time 0) on ``shape``.
+
+    ``arrivals`` maps (plan index, task id) to the second a task is handed to the
+    dispatcher (a streamed plan); a unit is dispatched once all its tasks have arrived.
+    """
     costs = costs or {}
     units, calls = _build(graphs, costs)
+    for (plan, task_id), moment in (arrivals or {}).items():
+        call = calls.get((plan, task_id))
+        if call is not None:
+            unit = units[call.unit]
+            unit.release = max(unit.release, moment)
     for unit in units:
         gpus = unit.resources.get(GPU, 0)
         others = {name for name in unit.resources if name != GPU}
@@ -269,7 +280,9 @@ class _Engine:
         self.shape, self.units, self.calls, self.overhead = shape, units, calls, overhead
         self.free_threads = [shape.threads] * shape.workers
         self.free_gpus = [shape.gpu_slots(w) for w in range(shape.workers)]
-        self.waiting_inputs = [len(u.upstream) for u in units]
+        self.waiting_inputs = [len(u.upstream) + (1 if u.release > 0 else 0) for u in units]
+        self.releases = [(u.release, index) for index, u in enumerate(units) if u.release > 0]
+        heapq.heapify(self.releases)
         self.calls_left = [len(u.calls) for u in units]
         self.ready: list[tuple[int, int]] = []  # heap of (-priority, unit index)
         self.starts: list[tuple[float, int]] = []  # heap of (time, unit) placed units begin
@@ -283,7 +296,7 @@ class _Engine:
         for index, count in enumerate(self.waiting_inputs):
             if count == 0:
                 heapq.heappush(self.ready, (-self.units[index].priority, index))
-        while self.ready or self.starts or self.running:
+        while self.ready or self.starts or self.running or self.releases:
             self._place()
             self._set_rates()
             step = self._next_event()
@@ -342,8 +355,9 @@ class _Engine:
 
     def _next_event(self) -> float | None:
         candidates = [c.left / c.rate for c in self.running]
-        if self.starts:
-            candidates.append(max(0.0, self.starts[0][0] - self.now))
+        for heap in (self.starts, self.releases):
+            if heap:
+                candidates.append(max(0.0, heap[0][0] - self.now))
         return min(candidates) if candidates else None
 
     def _advance(self, step: float) -> None:
@@ -355,6 +369,8 @@ class _Engine:
         self.running = [c for c in self.running if c.left > _EPSILON]
         while self.starts and self.starts[0][0] <= self.now + _EPSILON:
             self._start_unit(heapq.heappop(self.starts)[1])
+        while self.releases and self.releases[0][0] <= self.now + _EPSILON:
+            self._input_done(heapq.heappop(self.releases)[1])
         for call in done:
             self._finish_call(call)
 
@@ -388,9 +404,12 @@ class _Engine:
         self.free_threads[unit.worker] += 1
         self.free_gpus[unit.worker] += int(unit.resources.get(GPU, 0))
         for consumer in unit.downstream:
-            self.waiting_inputs[consumer] -= 1
-            if self.waiting_inputs[consumer] == 0:
-                heapq.heappush(self.ready, (-self.units[consumer].priority, consumer))
+            self._input_done(consumer)
+
+    def _input_done(self, index: int) -> None:
+        self.waiting_inputs[index] -= 1
+        if self.waiting_inputs[index] == 0:
+            heapq.heappush(self.ready, (-self.units[index].priority, index))
 
 
 def _critical_path(graph: TaskGraph, costs: Mapping[str, ToolCost]) -> float:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from llmcompiler_provider.bench.executors.base import CallInterval
-from llmcompiler_provider.bench.replay import line_arrivals
+from llmcompiler_provider.bench.replay import join_arrival, line_arrivals
 from llmcompiler_provider.bench.tools import GPU_SLOT_PATTERN
 from llmcompiler_provider.metrics import Interval, critical_path_s
 from llmcompiler_provider.plan.ir import TaskGraph
@@ -27,8 +27,7 @@ def streamed_bound(graph: TaskGraph, calls: Sequence[CallInterval], plan: str, t
     nor before its inputs are done, and the plan is known to be complete only when its
     ``join()`` line has arrived; durations as measured, dispatch free."""
     arrivals = line_arrivals(plan, tokens_per_s)
-    join_line = next((i for i, line in enumerate(plan.split("\n")) if "join()" in line), None)
-    ended = arrivals[join_line] if join_line is not None and join_line < len(arrivals) else 0.0
+    ended = join_arrival(plan, tokens_per_s)
     by_id = {c.task_id: c for c in calls}
     finish: dict[int, float] = {}
     for task in graph.tasks.values():

@@ -31,6 +31,13 @@ def line_arrivals(text: str, tokens_per_s: float) -> list[float]:
     return [index * interval for index, piece in enumerate(token_pieces(text), 1) for char in piece if char == "\n"]
 
 
+def join_arrival(text: str, tokens_per_s: float) -> float:
+    """Seconds after the stream starts at which the ``join()`` line has arrived (the plan is known complete)."""
+    arrivals = line_arrivals(text, tokens_per_s)
+    line = next((i for i, content in enumerate(text.split("\n")) if "join()" in content), None)
+    return arrivals[line] if line is not None and line < len(arrivals) else stream_duration(text, tokens_per_s)
+
+
 def stream_duration(text: str, tokens_per_s: float) -> float:
     return len(token_pieces(text)) / tokens_per_s
 

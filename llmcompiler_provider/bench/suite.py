@@ -11,7 +11,7 @@ from llmcompiler_provider.bench import compile_growth, measure
 from llmcompiler_provider.bench import workloads as catalogue
 from llmcompiler_provider.bench.executors.base import Executor, Outcome, Prepared
 from llmcompiler_provider.bench.progress import Progress
-from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S
+from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals, stream_duration
 from llmcompiler_provider.bench.tools import CRUNCH_COST_S, bench, calibrate_crunch
 from llmcompiler_provider.bench.workloads import Workload
 from llmcompiler_provider.plan import compile_plan
@@ -240,19 +240,34 @@ def simulator_costs() -> dict[str, ToolCost]:
 
 
 def _add_predictions(result: SuiteResult, prepared: Sequence[Prepared], gpu_slots: int) -> None:
+    """What ``simulate`` predicts for the project's runs, beside what they measured."""
     shape = ClusterShape(CLUSTER_WORKERS, CLUSTER_THREADS, gpus=gpu_slots, cores=os.cpu_count())
     costs = simulator_costs()
     by_name = {p.workload.name: p for p in prepared}
     for item in result.results:
-        if item.executor not in ("llmcompiler", "llmcompiler-nofusion") or item.workload.streamed:
+        if not item.executor.startswith("llmcompiler"):
             continue
-        disabled = ("fusion",) if item.executor == "llmcompiler-nofusion" else ()
-        graph = compile_plan(by_name[item.workload.name].workload.plan, bench.signatures(), disabled_passes=disabled)
-        simulation = simulate([graph], shape, costs)
+        p = by_name[item.workload.name]
+        text, rate = p.workload.plan, p.tokens_per_s
+        arrivals: dict[tuple[int, int], float] = {}
+        ended = 0.0  # when the executor knows the plan is complete
+        if item.executor == "llmcompiler-streamed":  # each task as its line arrives, no plan-wide passes
+            graph = compile_plan(text, bench.signatures(), optimize=False)
+            lines = line_arrivals(text, rate)
+            arrivals = {(0, t.id): lines[t.span.line - 1] for t in graph.tasks.values() if t.span}
+            ended = join_arrival(text, rate)
+        else:
+            disabled = ("fusion",) if item.executor == "llmcompiler-nofusion" else ()
+            graph = compile_plan(text, bench.signatures(), disabled_passes=disabled)
+            if p.workload.streamed:  # the whole plan, once it has arrived
+                ended = stream_duration(text, rate)
+                arrivals = {(0, task_id): ended for task_id in graph.tasks}
+        simulation = simulate([graph], shape, costs, arrivals=arrivals)
+        predicted = max(simulation.wall_s, ended)
         measured = item.summary.wall_s
         item.simulated = {
-            "wall_s": simulation.wall_s,
+            "wall_s": predicted,
             "critical_path_s": simulation.critical_path_s,
             "bottleneck": simulation.bottleneck,
-            "error": (simulation.wall_s - measured) / measured if measured else None,
+            "error": (predicted - measured) / measured if measured else None,
         }

@@ -243,7 +243,11 @@ async def run_unit_async(calls: list[Call], *upstream: dict[int, Observation]) -
 
 
 async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: str) -> dict[int, Observation]:
-    """Start each call the moment its inputs inside the unit are done; return every observation."""
+    """Start each call the moment its inputs inside the unit are done; return every observation.
+
+    Completions are handled in done-callbacks (constant work per call, however many
+    calls are in flight), not by waiting on the whole set of running calls each time.
+    """
     index = {member: i for i, call in enumerate(calls) for member in (call.task_id, *call.batch_of)}
     waiting = [{index[d] for d in call.deps if d in index and index[d] != i} for i, call in enumerate(calls)]
     dependents: list[list[int]] = [[] for _ in calls]
@@ -257,32 +261,48 @@ async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: st
         else None
     )
     loop = asyncio.get_running_loop()
-    running: dict[asyncio.Future, int] = {}
+    all_done = loop.create_future()
+    running: set[asyncio.Future] = set()
+    produced: dict[int, Observation] = {}
+    left = len(calls)
+
+    def finished(i: int, future: asyncio.Future) -> None:
+        nonlocal left
+        running.discard(future)
+        if all_done.done():
+            return
+        if future.cancelled() or future.exception() is not None:  # not a tool's failure: a bug or a cancel
+            all_done.set_exception(future.exception() or asyncio.CancelledError())
+            return
+        results = future.result()
+        produced.update(results)
+        known.update(results)
+        left -= 1
+        for j in dependents[i]:
+            waiting[j].discard(i)
+            if not waiting[j]:
+                launch(j)
+        if left == 0:
+            all_done.set_result(None)
 
     def launch(i: int) -> None:
         call = calls[i]
         if is_coroutine_call(call):
-            running[asyncio.ensure_future(run_call_async(call, known, worker))] = i
+            future: asyncio.Future = asyncio.ensure_future(run_call_async(call, known, worker))
         else:
-            running[loop.run_in_executor(pool, run_call, call, known, worker)] = i
+            future = loop.run_in_executor(pool, run_call, call, known, worker)
+        running.add(future)
+        future.add_done_callback(lambda f, i=i: finished(i, f))
 
-    produced: dict[int, Observation] = {}
     try:
         for i, inputs in enumerate(waiting):
             if not inputs:
                 launch(i)
-        while running:
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for future in done:
-                i = running.pop(future)
-                results = future.result()
-                produced.update(results)
-                known.update(results)
-                for j in dependents[i]:
-                    waiting[j].discard(i)
-                    if not waiting[j]:
-                        launch(j)
+        if left:
+            await all_done
     finally:
+        for future in list(running):
+            future.cancel()
         if pool is not None:
             pool.shutdown(wait=False)
     return produced

@@ -128,3 +128,11 @@ def test_costs_are_learned_from_the_runs_the_store_recorded(sqlite_url):
     save_run(result.to_dict(), sqlite_url)
     learned = learned_costs(sqlite_url)
     assert learned["io_5ms"].seconds == pytest.approx(0.4)  # the median of the successful calls
+
+
+def test_a_streamed_plan_dispatches_each_call_when_its_line_arrives():
+    graph = plan('io_100ms("a")', 'io_100ms("b")', 'io_100ms("c", [$1])', disabled_passes=["fusion"])
+    arrivals = {(0, 1): 0.5, (0, 2): 1.0, (0, 3): 0.55}
+    result = simulate([graph], ClusterShape(2, 32), arrivals=arrivals, unit_overhead_s=0.0)
+    assert starts(result) == {1: 0.5, 2: 1.0, 3: 0.6}  # 3 arrived at 0.55 but needs 1, done at 0.6
+    assert result.wall_s == pytest.approx(1.1)
