@@ -218,7 +218,7 @@ class PlanAnalyzer:
             self.error(call.tool_col, f"unknown tool '{shorten(call.tool)}'{hint}")
         refs_ok = self._check_refs(call)
         bound = self._bind(call, signature) if signature is not None else None
-        if bound is not None:
+        if bound is not None and len(call.line) > MAX_ARGUMENT_CHARS:  # a shorter line holds no longer literal
             self._check_sizes(call, bound)
         failed = len(self.diagnostics) > errors_before or not refs_ok or bound is None
         if number_ok:
