@@ -22,11 +22,12 @@ SILENCE_LIMIT_S = 60.0  # a silent answer gives up after this long (or when the 
 
 @dataclass(frozen=True)
 class Fault:
-    """What to do instead of answering: ``status`` (an HTTP error), ``drop`` or ``silent``."""
+    """What to do instead of answering: ``status`` (an HTTP error, with ``message``), ``drop`` or ``silent``."""
 
     status: int | None = None
     drop: bool = False
     silent: bool = False
+    message: str | None = None
 
 
 RATE_LIMITED = Fault(status=429)
@@ -46,13 +47,13 @@ class FaultyModelServer(ScriptedModelServer):
 
     def respond(self, handler: BaseHTTPRequestHandler, name: str, n: int, body: bytes) -> None:
         self.bodies.setdefault(name, []).append(json.loads(body or b"{}"))
-        self.headers.setdefault(name, []).append(dict(handler.headers.items()))
+        self.headers.setdefault(name, []).append({k.lower(): v for k, v in handler.headers.items()})
         script = self.replies[name]
         entry = script[min(n, len(script) - 1)]
         if isinstance(entry, str):
             self.stream_text(handler, entry)
         elif entry.status is not None:
-            self._error(handler, entry.status)
+            self._error(handler, entry.status, entry.message or f"scripted failure {entry.status}")
         elif entry.drop:
             self._drop(handler)
         else:
@@ -63,8 +64,8 @@ class FaultyModelServer(ScriptedModelServer):
         return "\n".join(m["content"] for m in self.bodies[name][call]["messages"])
 
     @staticmethod
-    def _error(handler: BaseHTTPRequestHandler, status: int) -> None:
-        data = json.dumps({"error": {"message": f"scripted failure {status}"}}).encode()
+    def _error(handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
+        data = json.dumps({"error": {"message": message}}).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
