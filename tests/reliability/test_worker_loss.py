@@ -65,4 +65,4 @@ def test_a_tool_that_kills_its_worker_every_time_fails_with_killed_worker_and_th
     assert tasks[1]["error"].startswith("KilledWorker: ") and "workers died while running it" in tasks[1]["error"]
     assert tasks[2]["status"] in ("failed", "skipped") and "KilledWorker" in tasks[2]["error"]
     assert tasks[3]["status"] == "success" and tasks[3]["result"] == "independent"
-    assert stored["counts"]["failed_tasks"] == 1
+    assert stored["counts"]["failed_tasks"] == sum(task["status"] == "failed" for task in tasks.values())

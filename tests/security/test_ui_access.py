@@ -43,16 +43,16 @@ def recorded(url: str, prompt: str, dag_id: str | None) -> str:
 
 
 @pytest.fixture
-def store(sqlite_url) -> tuple[str, str, str]:
+def store(sqlite_url) -> tuple[str, str]:
     secret = recorded(sqlite_url, f"How much? {SECRET_TEXT}", SECRET_DAG)
     recorded(sqlite_url, "Will it rain tomorrow?", PUBLIC_DAG)
     recorded(sqlite_url, "A question from the command line", None)
-    return sqlite_url, secret, "weather"
+    return sqlite_url, secret
 
 
 @pytest.mark.parametrize("viewer", VIEWERS.values(), ids=VIEWERS.keys())
 def test_every_endpoint_refuses_a_run_of_a_dag_the_viewer_cannot_read(viewer, store):
-    url, secret_run, _ = store
+    url, secret_run = store
     app = create_app(url, viewer=lambda: viewer)
     root = FastAPI()
     root.mount(URL_PREFIX, app)
@@ -81,7 +81,7 @@ def test_every_endpoint_refuses_a_run_of_a_dag_the_viewer_cannot_read(viewer, st
 
 
 def test_a_viewer_of_the_dag_reads_the_same_run(store):
-    url, secret_run, _ = store
+    url, secret_run = store
     allowed = Viewer(readable_dag_ids=frozenset({SECRET_DAG}), reads_runs_outside_airflow=False)
     root = FastAPI()
     root.mount(URL_PREFIX, create_app(url, viewer=lambda: allowed))
