@@ -153,6 +153,18 @@ class PlanAnalyzer:
             self.error(node.col, f"{END_OF_PLAN} before join(): end the plan with join() first")
         return None
 
+    def add_last_line(self, text: str) -> Task | None:
+        """Analyze a last line that no newline ended (the text stopped there).
+
+        After ``join()``, the start of ``<END_OF_PLAN>`` is the marker cut short
+        (a planner's stop sequence, or a reader that stopped at join()), not an error.
+        """
+        stripped = text.strip()
+        if self.stage == _JOINED and stripped and END_OF_PLAN.startswith(stripped):
+            self.line_no += 1
+            return None
+        return self.add_line(text)
+
     def finish(self, *, require_join: bool = False) -> None:
         """The text has ended: with ``require_join``, a plan without ``join()`` is an error."""
         if require_join and not self.graph.has_join and not self.gave_up:

@@ -37,10 +37,13 @@ def compile_plan(
     passes.check_pass_names(disabled_passes)
     with _collector_paused():
         analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids)
-        for line in text.split("\n"):
+        lines = text.split("\n")
+        for line in lines[:-1]:
             analyzer.add_line(line)
             if analyzer.gave_up:
                 break
+        else:
+            analyzer.add_last_line(lines[-1])
         analyzer.finish(require_join=require_join)
         if analyzer.diagnostics:
             raise PlanError(analyzer.diagnostics)

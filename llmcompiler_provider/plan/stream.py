@@ -7,7 +7,6 @@ from typing import Collection, Mapping
 from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import Task, TaskGraph
-from llmcompiler_provider.plan.parser import END_OF_PLAN
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -91,9 +90,7 @@ class PlanStream:
             return []
         line = "".join(self._partial)
         self._partial = []
-        if self.done and line.strip() and END_OF_PLAN.startswith(line.strip()):
-            return []  # the end marker cut short (a stop sequence, or a reader that stopped at join())
-        return self._analyze([line])
+        return self._analyze([line], last=True)
 
     def close(self, *, require_join: bool = False) -> TaskGraph:
         if not self._closed:
@@ -105,14 +102,14 @@ class PlanStream:
                 raise PlanError(self.diagnostics[known:])
         return self.graph
 
-    def _analyze(self, lines: list[str]) -> list[Task]:
+    def _analyze(self, lines: list[str], *, last: bool = False) -> list[Task]:
         analyzer = self._analyzer
         known = len(analyzer.diagnostics)
         tasks = []
         for line in lines:
             if analyzer.gave_up:
                 break
-            task = analyzer.add_line(line)
+            task = analyzer.add_last_line(line) if last else analyzer.add_line(line)
             if task is not None:
                 tasks.append(task)
         if len(analyzer.diagnostics) > known:

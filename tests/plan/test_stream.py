@@ -142,3 +142,19 @@ def test_the_partial_line_is_visible():
     stream.feed("1. sea")
     stream.feed("rch(")
     assert stream.text == "1. search("
+
+
+@pytest.mark.parametrize("cut", ["<", "<END_", "<END_OF_PLAN"])
+def test_an_end_marker_cut_short_at_the_end_of_the_text_is_no_error(cut):
+    text = f'1. search("a")\njoin()\n{cut}'
+    assert list(compile_plan(text, CATALOGUE).tasks) == [1]
+    stream = PlanStream(CATALOGUE)
+    stream.feed(text)
+    assert list(stream.close(require_join=True).tasks) == [1]
+
+
+def test_a_cut_marker_is_an_error_before_join_or_when_its_line_is_complete():
+    with pytest.raises(PlanError, match="2:1: error: expected a numbered action"):
+        compile_plan('1. search("a")\n<END_', CATALOGUE)
+    with pytest.raises(PlanError, match="3:1: error: text after join()"):
+        compile_plan('1. search("a")\njoin()\n<END_\n', CATALOGUE)
