@@ -56,7 +56,9 @@ def check_read_only(sql: str) -> str:
     tokens = _meaningful(statement)
     first = tokens[0].normalized.upper()
     if tokens[0].ttype not in T.Keyword or first not in READ_STATEMENT_STARTS:
-        raise WriteRejected(f"only SELECT, WITH and EXPLAIN queries may run, not one starting with {tokens[0].value!r}")
+        raise WriteRejected(
+            f"only SELECT, WITH and EXPLAIN queries may run, not one starting with {tokens[0].value!r}"
+        )
     for token in tokens:
         word = token.normalized.upper()
         if (token.ttype in T.Keyword.DML and word != "SELECT") or token.ttype in T.Keyword.DDL or (
@@ -104,7 +106,7 @@ class ReadOnlySQLQuery:
     conn_id: str
     max_rows: int = 100
     timeout_s: float | None = 30.0
-    connection: Any = field(default=None, repr=False)  # the resolved airflow.sdk.Connection (holds its password)
+    connection: Any = field(default=None, repr=False)  # the resolved airflow.sdk.Connection (with password)
 
     def resolve_connection(self) -> None:
         """Look the connection up now (in the Airflow task), so Dask workers need not."""
@@ -115,7 +117,6 @@ class ReadOnlySQLQuery:
     @contextmanager
     def _hook(self) -> Iterator[Any]:
         from airflow.providers.common.sql.hooks.sql import DbApiHook
-        from airflow.sdk import BaseHook
 
         if self.connection is None:
             self.resolve_connection()
@@ -123,11 +124,12 @@ class ReadOnlySQLQuery:
         try:
             from airflow.sdk.execution_time.context import _preset_connections
 
-            preset = _preset_connections.set({**(_preset_connections.get() or {}), self.conn_id: self.connection})
+            known = {**(_preset_connections.get() or {}), self.conn_id: self.connection}
+            preset = _preset_connections.set(known)
         except ImportError:  # another Airflow version: hooks look the connection up themselves
             pass
         try:
-            hook = self.connection.get_hook() if self.connection is not None else BaseHook.get_hook(self.conn_id)
+            hook = self.connection.get_hook()
             if not isinstance(hook, DbApiHook):
                 raise TypeError(
                     f"connection {self.conn_id!r} (type {self.connection.conn_type!r}) has no SQL hook: "

@@ -30,7 +30,9 @@ def scheduler_address(conn: Connection, tls: bool) -> str:
     if not sep:
         scheme, rest = ("tls" if tls else "tcp"), host
     if scheme not in ("tcp", "tls", "inproc", "ucx", "ws", "wss"):
-        raise ValueError(f"Dask connection {conn.conn_id!r}: unsupported scheme {scheme!r} (use tcp:// or tls://)")
+        raise ValueError(
+            f"Dask connection {conn.conn_id!r}: unsupported scheme {scheme!r} (use tcp:// or tls://)"
+        )
     rest = rest.rstrip("/")
     if ":" not in rest.rsplit("]", 1)[-1]:
         rest = f"{rest}:{conn.port or DEFAULT_SCHEDULER_PORT}"

@@ -15,7 +15,9 @@ DASK_CONN_TYPE = "llmcompiler_dask"
 PYDANTIC_AI_CONN_TYPE = "pydanticai"  # common-ai's connection type, read when that provider is installed
 
 
-def _field(label: str, kind: str, description: str, default: Any = None, secret: bool = False) -> dict[str, Any]:
+def _field(
+    label: str, kind: str, description: str, default: Any = None, secret: bool = False
+) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": [kind, "null"]}
     if default is not None:
         schema["default"] = default
@@ -52,12 +54,16 @@ DASK_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 DASK_CONN_FIELDS: dict[str, Any] = {
-    "tls_ca_file": _field("TLS CA file", "string", "Path of the CA certificate the scheduler's certificate is signed by."),
+    "tls_ca_file": _field("TLS CA file", "string", "Path of the CA certificate that signed the scheduler's."),
     "tls_client_cert": _field("TLS client certificate", "string", "Path of this client's certificate."),
     "tls_client_key": _field("TLS client key", "string", "Path of this client's private key."),
-    "require_encryption": _field("Require encryption", "boolean", "Refuse unencrypted connections.", default=False),
+    "require_encryption": _field(
+        "Require encryption", "boolean", "Refuse unencrypted connections.", default=False
+    ),
     "rmm_pool_size": _field("RMM pool size", "string", "dask-cuda: RMM pool per GPU worker, e.g. '20GB'."),
-    "device_memory_limit": _field("Device memory limit", "string", "dask-cuda: spill to host above this, e.g. '0.8'."),
+    "device_memory_limit": _field(
+        "Device memory limit", "string", "dask-cuda: spill to host above this, e.g. '0.8'."
+    ),
 }
 
 
@@ -71,7 +77,10 @@ def as_provider_behaviour(behaviour: dict[str, Any]) -> dict[str, Any]:
 
 
 def extra_value(extra: dict[str, Any], conn_type: str, name: str, default: Any = None) -> Any:
-    """A connection-form field from ``extra``: saved as ``name`` or, by older forms, ``extra__<type>__<name>``."""
+    """A connection-form field from ``extra``.
+
+    Saved as ``name``, or as ``extra__<type>__<name>`` by older connection forms.
+    """
     for key in (name, f"extra__{conn_type}__{name}"):
         value = extra.get(key)
         if value not in (None, ""):

@@ -28,7 +28,9 @@ class LLMSettings:
 
         if self.kind == LOCAL:
             return make_chat_model(LOCAL, model=self.model)
-        return make_chat_model(OPENAI, base_url=self.base_url, api_key=self.api_key, model=self.model, **self.options)
+        return make_chat_model(
+            OPENAI, base_url=self.base_url, api_key=self.api_key, model=self.model, **self.options
+        )
 
     def describe(self) -> str:
         """Where the model is, for logs (never the key)."""

@@ -38,7 +38,9 @@ def url_from_connection(conn: Connection) -> str:
     mask(conn.password)
     if conn_type == "sqlite":
         if not conn.host:
-            raise ValueError(f"SQLite connection {conn.conn_id!r} has no host: set it to the database file's path")
+            raise ValueError(
+                f"SQLite connection {conn.conn_id!r} has no host: set it to the database file's path"
+            )
         return f"sqlite:///{conn.host}"
     driver = DRIVERS.get(conn_type)
     if driver is None:
@@ -46,7 +48,9 @@ def url_from_connection(conn: Connection) -> str:
         make_url(uri)  # an unknown dialect fails here, with SQLAlchemy's message
         return uri
     extra = conn.extra_dejson
-    query = {k: str(v) for k, v in extra.items() if k in POSTGRES_QUERY_KEYS} if driver.startswith("postgresql") else {}
+    query = {}
+    if driver.startswith("postgresql"):
+        query = {k: str(v) for k, v in extra.items() if k in POSTGRES_QUERY_KEYS}
     url = URL.create(
         driver,
         username=conn.login or None,

@@ -23,7 +23,12 @@ from llmcompiler_provider.hooks.llm_settings import LLMSettings
 from llmcompiler_provider.hooks.store import MetricsStoreHook
 from llmcompiler_provider.links import RUN_ID_XCOM_KEY, LLMCompilerRunLink
 from llmcompiler_provider.operators.remote_run import RemoteRun, record_failure, submit_remote_run
-from llmcompiler_provider.operators.report import metrics_summary, plans_text, result_from_stored, timing_table
+from llmcompiler_provider.operators.report import (
+    metrics_summary,
+    plans_text,
+    result_from_stored,
+    timing_table,
+)
 from llmcompiler_provider.operators.toolsets import build_toolset
 
 if TYPE_CHECKING:
@@ -111,7 +116,9 @@ class LLMCompilerOperator(BaseOperator):
         if max_replans < 0:
             raise ValueError(f"max_replans must be 0 or more, not {max_replans}")
         if deferrable and not dask_conn_id:
-            raise ValueError("deferrable=True needs a dask_conn_id: a deferred run runs on a remote Dask scheduler")
+            raise ValueError(
+                "deferrable=True needs a dask_conn_id: a deferred run runs on a remote Dask scheduler"
+            )
         self.prompt = prompt
         self.plan = plan
         self.toolset = toolset
@@ -146,8 +153,8 @@ class LLMCompilerOperator(BaseOperator):
         return ClusterOptions(gpu_fallback=self.gpu_fallback)
 
     def _config(self, context: Context, store_url: str, cluster: ClusterOptions) -> RunConfig:
+        """The run's settings; its toolset is filled in by ``execute``."""
         return RunConfig(
-            toolset=build_toolset(self.toolset, self.tools),
             max_replans=self.max_replans,
             optimize=self.optimize,
             disabled_passes=self.disabled_passes,
@@ -163,19 +170,26 @@ class LLMCompilerOperator(BaseOperator):
         store_url = MetricsStoreHook(self.store_conn_id).get_url()
         config = self._config(context, store_url, self._cluster_options())
         run_id = uuid.uuid4().hex
+        try:  # a missing tool module or a bad LLM connection still leaves a recorded, failed run
+            config.toolset = build_toolset(self.toolset, self.tools)
+        except Exception as exc:
+            reason = f"the tools could not be loaded: {_one_line(exc)}"
+            return self._fail_before_start(context, run_id, config, reason)
         try:
             settings = self._llm_settings()
-        except Exception as exc:  # a bad connection still leaves a recorded, failed run
-            return self._fail_before_start(context, run_id, config, exc)
+        except Exception as exc:
+            return self._fail_before_start(context, run_id, config, _llm_failure(exc))
         if self.deferrable:
             self._submit_and_defer(context, RemoteRun(run_id, self.prompt, self.plan, settings, config))
         return self._run_here(context, run_id, settings, config)
 
-    def _run_here(self, context: Context, run_id: str, settings: LLMSettings | None, config: RunConfig) -> Any:
+    def _run_here(
+        self, context: Context, run_id: str, settings: LLMSettings | None, config: RunConfig
+    ) -> Any:
         try:
             llm = settings.make() if settings is not None else None
         except Exception as exc:
-            return self._fail_before_start(context, run_id, config, exc)
+            return self._fail_before_start(context, run_id, config, _llm_failure(exc))
         run = LLMCompilerRun(self.prompt, plan=self.plan, llm=llm, config=config, on_event=self._log_event,
                              run_id=run_id)
         self._run = run
@@ -190,8 +204,9 @@ class LLMCompilerOperator(BaseOperator):
             self._run = None
         return self._report(context, result.to_dict())
 
-    def _fail_before_start(self, context: Context, run_id: str, config: RunConfig, exc: Exception) -> Any:
-        result = record_failure(run_id, self.prompt, config, f"the LLM could not be set up: {_one_line(exc)}")
+    def _fail_before_start(self, context: Context, run_id: str, config: RunConfig, reason: str) -> Any:
+        """Record a run that could not start, then fail the task with ``reason``."""
+        result = record_failure(run_id, self.prompt, config, reason)
         return self._report(context, result.to_dict())  # raises, with the cause
 
     def _record_interrupted(self, run: LLMCompilerRun, stop: BaseException) -> None:
@@ -232,10 +247,11 @@ class LLMCompilerOperator(BaseOperator):
                 submit_remote_run(client, spec)
         except Exception as exc:  # the scheduler is down or refuses the run: recorded as a failed run
             reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {_one_line(exc)}"
-            result = record_failure(spec.run_id, spec.prompt, spec.config, reason)
-            self._report(context, result.to_dict())  # raises, with the cause
+            self._fail_before_start(context, spec.run_id, spec.config, reason)
         context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=spec.run_id)
-        self.log.info("submitted LLMCompiler run %s to %s; deferring until it finishes", spec.run_id, cluster.address)
+        self.log.info(
+            "submitted LLMCompiler run %s to %s; deferring until it finishes", spec.run_id, cluster.address
+        )
         timeout = self.run_timeout * (self.max_replans + 1) + DEFERRED_SLACK_S
         self.defer(
             trigger=LLMCompilerRunTrigger(
@@ -258,7 +274,8 @@ class LLMCompilerOperator(BaseOperator):
         stored = get_run(run_id, MetricsStoreHook(self.store_conn_id).get_url())
         if stored is None:
             context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
-            raise AirflowException(f"LLMCompiler run {run_id} failed: {event.get('message') or 'it is not in the store'}")
+            cause = event.get("message") or "it is not in the store"
+            raise AirflowException(f"LLMCompiler run {run_id} failed: {cause}")
         return self._report(context, result_from_stored(stored))
 
     # after the run ----------------------------------------------------------------------
@@ -280,6 +297,10 @@ class LLMCompilerOperator(BaseOperator):
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _llm_failure(exc: BaseException) -> str:
+    return f"the LLM could not be set up: {_one_line(exc)}"
 
 
 def _emit_stats(result: dict[str, Any], log: Any) -> None:

@@ -84,7 +84,8 @@ def drive_run(packed_spec: bytes) -> str:
     try:
         llm = spec.llm.make() if spec.llm is not None else None
     except Exception as exc:  # recorded like any failed run, with its cause
-        return record_failure(spec.run_id, spec.prompt, spec.config, f"the LLM could not be set up: {exc}").status
+        reason = f"the LLM could not be set up: {exc}"
+        return record_failure(spec.run_id, spec.prompt, spec.config, reason).status
     with worker_client() as client:
         run = LLMCompilerRun(
             spec.prompt,
@@ -96,7 +97,9 @@ def drive_run(packed_spec: bytes) -> str:
             run_id=spec.run_id,
         )
         done = threading.Event()
-        watcher = threading.Thread(target=_watch_for_cancel, args=(run, client, spec.run_id, done), daemon=True)
+        watcher = threading.Thread(
+            target=_watch_for_cancel, args=(run, client, spec.run_id, done), daemon=True
+        )
         watcher.start()
         try:
             result = run.execute()

@@ -75,7 +75,8 @@ def plans_text(result: dict[str, Any]) -> str:
     """Every plan iteration's text, with its compile errors."""
     parts = []
     for plan in result.get("plans") or []:
-        header = f"plan {plan.get('iteration', 0)}" + (f" (thought: {plan['thought']})" if plan.get("thought") else "")
+        thought = f" (thought: {plan['thought']})" if plan.get("thought") else ""
+        header = f"plan {plan.get('iteration', 0)}{thought}"
         parts.append(f"--- {header}\n{(plan.get('text') or '').rstrip()}")
         parts.extend(f"  error: {line}" for line in plan.get("compile_errors") or [])
     return "\n".join(parts) if parts else "(no plan)"
@@ -97,7 +98,8 @@ def timing_table(result: dict[str, Any]) -> str:
             duration = stop - start if start is not None and stop is not None else None
             lines.append(
                 f"{plan.get('iteration', 0):>4} {task['id']:>4}  {str(task.get('tool'))[:16]:<16} "
-                f"{str(task.get('status'))[:10]:<10} {_seconds(offset)} {_seconds(duration)}  {task.get('worker') or '-'}"
+                f"{str(task.get('status'))[:10]:<10} {_seconds(offset)} {_seconds(duration)}  "
+                f"{task.get('worker') or '-'}"
             )
     timings = result.get("timings") or {}
     lines.append(
@@ -115,9 +117,13 @@ def latest_per_task(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         airflow = run.get("airflow") or {}
         key = (airflow.get("task_id"), airflow.get("map_index"))
         best = chosen.get(key)
-        if best is None or (airflow.get("try_number") or 0) > ((best.get("airflow") or {}).get("try_number") or 0):
+        if best is None or _try_number(run) > _try_number(best):
             chosen[key] = run
     return sorted(chosen.values(), key=lambda r: ((r.get("airflow") or {}).get("map_index") or 0))
+
+
+def _try_number(run: dict[str, Any]) -> int:
+    return int((run.get("airflow") or {}).get("try_number") or 0)
 
 
 def batch_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

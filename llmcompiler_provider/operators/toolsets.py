@@ -22,7 +22,8 @@ TOOLS_TOOLSET_NAME = "tools"
 
 def _installed_roots() -> list[Path]:
     paths = sysconfig.get_paths()
-    return [Path(paths[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths]
+    keys = ("stdlib", "platstdlib", "purelib", "platlib")
+    return [Path(paths[key]).resolve() for key in keys if key in paths]
 
 
 def is_user_module(module: Any) -> bool:

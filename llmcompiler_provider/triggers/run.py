@@ -69,9 +69,12 @@ class LLMCompilerRunTrigger(BaseTrigger):
         from distributed import Client
 
         try:
-            return await Client(self.scheduler, security=make_security(self.tls), asynchronous=True, timeout="10s")
+            security = make_security(self.tls)
+            return await Client(self.scheduler, security=security, asynchronous=True, timeout="10s")
         except Exception as exc:  # the store alone still tells when the run ends
-            self.log.warning("cannot reach the Dask scheduler at %s (%s); watching the store only", self.scheduler, exc)
+            self.log.warning(
+                "cannot reach the Dask scheduler at %s (%s); watching the store only", self.scheduler, exc
+            )
             return None
 
     async def _driver_problem(self, client: Any) -> str | None:
@@ -92,7 +95,7 @@ class LLMCompilerRunTrigger(BaseTrigger):
     async def _checked_driver(self, client: Any) -> str | None:
         try:
             return await self._driver_problem(client)
-        except (OSError, asyncio.TimeoutError) as exc:  # a scheduler hiccup: the store still tells the outcome
+        except (OSError, asyncio.TimeoutError) as exc:  # a scheduler hiccup: the store still tells
             self.log.warning("cannot ask the Dask scheduler about run %s: %s", self.run_id, exc)
             return None
 

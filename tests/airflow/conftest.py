@@ -27,10 +27,10 @@ def _configure_airflow_environment() -> Path:
     base = REPO / "test-artifacts"
     base.mkdir(exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=base))
+    local_bundle = "airflow.dag_processing.bundles.local.LocalDagBundle"
     bundles = [
-        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-        {"name": "llmcompiler-tests", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(TEST_DAGS)}},
+        {"name": "dags-folder", "classpath": local_bundle, "kwargs": {}},
+        {"name": "llmcompiler-tests", "classpath": local_bundle, "kwargs": {"path": str(TEST_DAGS)}},
     ]
     os.environ.update({
         "AIRFLOW_HOME": str(home),

@@ -26,7 +26,9 @@ def first_event(trigger: LLMCompilerRunTrigger) -> dict:
     return asyncio.run(first()).payload
 
 
-def test_a_deferred_run_runs_on_the_cluster_and_returns_the_same_result(run_dag, monkeypatch, caplog, dask_scheduler):
+def test_a_deferred_run_runs_on_the_cluster_and_returns_the_same_result(
+    run_dag, monkeypatch, caplog, dask_scheduler
+):
     from distributed import Client
 
     set_connection(monkeypatch, "llmcompiler_test_dask", conn_type="llmcompiler_dask", host=dask_scheduler)
@@ -71,8 +73,11 @@ def test_the_triggers_on_kill_cancels_the_run_on_the_cluster(airflow_db, dask_sc
     config = RunConfig(toolset=build_toolset(None, [slow_remote_step]), store_url=resolve_store_url())
     with Client(dask_scheduler) as client:
         submit_remote_run(client, RemoteRun(run_id, None, "1. slow_remote_step()\n2. join()", None, config))
-        wait_for(lambda: any(key.startswith("slow_remote_step") for keys in client.processing().values() for key in keys),
-                 120, "the slow tool never started")
+        def slow_tool_runs() -> bool:
+            running = [key for keys in client.processing().values() for key in keys]
+            return any(key.startswith("slow_remote_step") for key in running)
+
+        wait_for(slow_tool_runs, 120, "the slow tool never started")
     trigger = LLMCompilerRunTrigger(run_id=run_id, store_url=config.store_url, scheduler=dask_scheduler)
 
     asyncio.run(trigger.on_kill())
@@ -82,7 +87,9 @@ def test_the_triggers_on_kill_cancels_the_run_on_the_cluster(airflow_db, dask_sc
 
 
 def test_the_trigger_reports_a_run_the_cluster_does_not_know(airflow_db, dask_scheduler):
-    trigger = LLMCompilerRunTrigger(run_id="no-such-run", store_url=resolve_store_url(), scheduler=dask_scheduler)
+    trigger = LLMCompilerRunTrigger(
+        run_id="no-such-run", store_url=resolve_store_url(), scheduler=dask_scheduler
+    )
     event = first_event(trigger)
     assert event["status"] == "error" and event["run_id"] == "no-such-run"
     assert "is not known to the Dask scheduler" in event["message"]

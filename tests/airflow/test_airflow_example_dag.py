@@ -59,6 +59,7 @@ def test_the_extra_link_opens_the_runs_page(example_run):
     # what the API server does: the serialized task reads the link back for the task instance
     from airflow.serialization.serialized_objects import DagSerialization
 
-    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(load_dag("llmcompiler_example")))
+    serialized = DagSerialization.serialize_dag(load_dag("llmcompiler_example"))
+    scheduler_dag = DagSerialization.deserialize_dag(serialized)
     ti = dag_run.get_task_instance("ask")
     assert scheduler_dag.get_task("ask").get_extra_links(ti, "LLMCompiler run") == expected

@@ -26,8 +26,9 @@ def test_every_module_and_class_the_provider_info_names_imports(airflow_db):
     from airflow.sdk._shared.module_loading import import_string
 
     info = get_provider_info()
-    for module in (m for section in ("operators", "hooks", "triggers") for s in info[section] for m in s["python-modules"]):
-        importlib.import_module(module)
+    for section in ("operators", "hooks", "triggers"):
+        for module in (m for entry in info[section] for m in entry["python-modules"]):
+            importlib.import_module(module)
     for class_name in [c["hook-class-name"] for c in info["connection-types"]] + info["extra-links"]:
         import_string(class_name)
     manager = ProvidersManager()

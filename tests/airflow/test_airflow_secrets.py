@@ -14,10 +14,13 @@ pytestmark = pytest.mark.slow
 API_KEY = "sk-llmcompiler-test-Zq81x-do-not-leak"
 
 
-def test_a_failing_endpoint_run_keeps_the_api_key_out_of_logs_xcom_and_store(run_dag, monkeypatch, capfd, caplog):
+def test_a_failing_endpoint_run_keeps_the_api_key_out_of_logs_xcom_and_store(
+    run_dag, monkeypatch, capfd, caplog
+):
     endpoint = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     set_connection(monkeypatch, "llmcompiler_test_secret_llm", conn_type="llmcompiler_llm", host=endpoint,
-                   password=API_KEY, extra={"model": "test-model", "max_retries": 0, "timeout": 5, "connect_timeout": 2})
+                   password=API_KEY,
+                   extra={"model": "test-model", "max_retries": 0, "timeout": 5, "connect_timeout": 2})
     capfd.readouterr()
 
     dag_run = run_dag("llmcompiler_test_secret")

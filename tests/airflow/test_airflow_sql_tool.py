@@ -82,8 +82,8 @@ def test_the_tool_queries_postgres_inside_a_read_only_transaction(airflow_db, mo
         for name, height in TOWERS:
             db.execute(text(f'INSERT INTO "{schema}".towers VALUES (:n, :h)'), {"n": name, "h": height})
     try:
-        set_connection(monkeypatch, "llmcompiler_test_postgres", conn_type="postgres", host="127.0.0.1", port=5432,
-                       login="postgres", schema="test")
+        set_connection(monkeypatch, "llmcompiler_test_postgres", conn_type="postgres", host="127.0.0.1",
+                       port=5432, login="postgres", schema="test")
         tool = sql_query_toolset("llmcompiler_test_postgres")["sql_query"]
         answer = tool(f'SELECT count(*) AS towers, max(height_m) AS tallest FROM "{schema}".towers')
         assert answer.splitlines() == ["towers | tallest", "3 | 553", "(1 row)"]

@@ -56,7 +56,9 @@ with DAG("llmcompiler_test_kill", schedule=None, start_date=START, catchup=False
 
 with DAG("llmcompiler_test_secret", schedule=None, start_date=START, catchup=False):
     # the joiner calls an endpoint that is not there: the run fails, and must not leak the key
-    LLMCompilerOperator(task_id="ask", prompt="Which is taller?", plan=FIXED_PLAN, llm_conn_id=SECRET_LLM_CONN_ID)
+    LLMCompilerOperator(
+        task_id="ask", prompt="Which is taller?", plan=FIXED_PLAN, llm_conn_id=SECRET_LLM_CONN_ID
+    )
 
 with DAG("llmcompiler_test_deferred", schedule=None, start_date=START, catchup=False):
     LLMCompilerOperator(
