@@ -197,12 +197,16 @@ def simulate(
     costs: Mapping[str, ToolCost] | None = None,
     *,
     unit_overhead_s: float = DEFAULT_UNIT_OVERHEAD_S,
+    client_per_call_s: float = 0.0,
     arrivals: Mapping[tuple[int, int], float] | None = None,
 ) -> Simulation:
     """Simulate ``graphs`` (a batch of plans, all submitted at time 0) on ``shape``.
 
-    ``arrivals`` maps (plan index, task id) to the second a task is handed to the
-    dispatcher (a streamed plan); a unit is dispatched once all its tasks have arrived.
+    ``client_per_call_s`` is the client's own work per call (compiling, submitting,
+    collecting results), done one call after another: it adds ``calls x cost`` to the
+    wall time. ``arrivals`` maps (plan index, task id) to the second a task is handed
+    to the dispatcher (a streamed plan); a unit is dispatched once all its tasks have
+    arrived.
     """
     costs = costs or {}
     units, calls = _build(graphs, costs)
@@ -218,7 +222,7 @@ def simulate(
             needed = ", ".join(f"{k}={v:g}" for k, v in unit.resources.items())
             raise ValueError(f"no worker of this cluster offers {needed}: the plan cannot run on it")
     engine = _Engine(shape, units, calls, unit_overhead_s)
-    wall = engine.run()
+    wall = engine.run() + len(calls) * client_per_call_s
     path = max((_critical_path(graph, costs) for graph in graphs), default=0.0)
     utilization = {
         "threads": engine.thread_busy / (shape.workers * shape.threads * wall) if wall else 0.0,

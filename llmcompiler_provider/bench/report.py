@@ -301,11 +301,15 @@ def _predictions(data: dict[str, Any]) -> list[str]:
     rows = [r for r in data["results"] if r.get("simulated")]
     if not rows:
         return []
+    sim = data["settings"]["simulator"]
     out = [
         "## Simulator predictions",
         "",
         "`llmcompiler simulate` on each plan, cluster of the same shape, declared tool costs (plus: `crunch` is "
-        "pure Python), 3 ms per Dask task, against the measured median wall.",
+        "pure Python), calibrated on this machine with two figures measured apart from the workloads: "
+        f"a no-op Dask task's round trip ({sim['unit_overhead_s'] * 1000:.1f} ms per Dask task) and the client's "
+        f"own work per call without a cluster ({sim['client_per_call_s'] * 1e6:.0f} µs: compile, build and "
+        "pickle the calls, unpickle the observations, build the records). Against the measured median wall.",
         "",
         "| workload | executor | predicted | measured | error | predicted bottleneck |",
         "|---|---|---:|---:|---:|---|",

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from llmcompiler_provider.bench import compile_growth, measure
 from llmcompiler_provider.bench import workloads as catalogue
 from llmcompiler_provider.bench.executors.base import Executor, Outcome, Prepared
+from llmcompiler_provider.bench.profiling import client_cost_per_call, dask_round_trip, profile_runs
 from llmcompiler_provider.bench.progress import Progress
 from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals, stream_duration
 from llmcompiler_provider.bench.tools import CRUNCH_COST_S, bench, calibrate_crunch
@@ -47,7 +48,8 @@ SUITES = {
             "random-dag-1000", "llmc-compare-2", "llmc-lookups-4", "llmc-lookups-math", "fanout-64x100ms-blocking",
             "streamed-llmc-compare-2", "streamed-llmc-lookups-math", "cpu-fanout-8x200ms", "gpu-fanout-16x100ms",
         ),
-        description="every workload shape, 3 repeats (sequential once), compile growth measured once",
+        description="every workload shape, 3 repeats (2 for 500+ calls and streamed plans, sequential once), "
+        "compile growth measured once",
     ),
     "full": SuiteSpec(
         "full", 7, 3, (1000, 10000, 100000), 3, None,
@@ -167,12 +169,18 @@ def run_suite(
         finally:
             for executor in executors:
                 getattr(executor, "close", lambda: None)()
-        _add_predictions(result, prepared, info.gpu_slots)
+        progress.stage("calibrating the simulator: a Dask round trip, the client's work per call")
+        trip = dask_round_trip(client)
+        calibration = {
+            "unit_overhead_s": trip["median_ms"] / 1000,
+            "client_per_call_s": client_cost_per_call(catalogue.random_dag(1000), bench),
+        }
+        result.settings["simulator"] = calibration
+        result.profile["dask_round_trip"] = trip
+        _add_predictions(result, prepared, info.gpu_slots, calibration)
         if with_profile:
-            from llmcompiler_provider.bench.profiling import profile_runs
-
-            progress.stage("profiling: a Dask round trip, and the client side of the project's runs")
-            result.profile = profile_runs(client, executors, prepared)
+            progress.stage("profiling the client side of the project's runs")
+            result.profile["runs"] = profile_runs(executors, prepared)
     progress.stage(f"compile growth: {', '.join(f'{n:,}' for n in spec.compile_sizes)} tasks")
     result.compile = [
         compile_growth.measure(size, spec.compile_repeats, detail=spec.compile_detail) for size in spec.compile_sizes
@@ -190,12 +198,13 @@ def _wanted(spec: SuiteSpec, workload: Workload, executor: Executor) -> bool:
 
 
 def repeats_for(spec: SuiteSpec, workload: Workload, executor: str) -> int:
-    """The suite's repeats; fewer for the slow baselines and, in the quick suite, for the largest plans."""
+    """The suite's repeats; fewer for the slow baselines and, in the quick suite, for the largest and the
+    streamed plans (a streamed run lasts as long as its plan takes to arrive)."""
     if executor == "sequential":
         return spec.sequential_repeats
     if executor.startswith("airflow"):
         return spec.airflow_repeats
-    if spec.name == "quick" and workload.tasks >= LARGE_PLAN:
+    if spec.name == "quick" and (workload.tasks >= LARGE_PLAN or workload.streamed):
         return min(spec.repeats, 2)
     return spec.repeats
 
@@ -239,7 +248,9 @@ def simulator_costs() -> dict[str, ToolCost]:
     return costs
 
 
-def _add_predictions(result: SuiteResult, prepared: Sequence[Prepared], gpu_slots: int) -> None:
+def _add_predictions(
+    result: SuiteResult, prepared: Sequence[Prepared], gpu_slots: int, calibration: dict[str, float]
+) -> None:
     """What ``simulate`` predicts for the project's runs, beside what they measured."""
     shape = ClusterShape(CLUSTER_WORKERS, CLUSTER_THREADS, gpus=gpu_slots, cores=os.cpu_count())
     costs = simulator_costs()
@@ -262,7 +273,7 @@ def _add_predictions(result: SuiteResult, prepared: Sequence[Prepared], gpu_slot
             if p.workload.streamed:  # the whole plan, once it has arrived
                 ended = stream_duration(text, rate)
                 arrivals = {(0, task_id): ended for task_id in graph.tasks}
-        simulation = simulate([graph], shape, costs, arrivals=arrivals)
+        simulation = simulate([graph], shape, costs, arrivals=arrivals, **calibration)
         predicted = max(simulation.wall_s, ended)
         measured = item.summary.wall_s
         item.simulated = {

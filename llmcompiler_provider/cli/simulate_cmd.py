@@ -40,6 +40,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--copies", type=int, default=1, metavar="K", help="run K copies of each plan at once (default 1)")
     parser.add_argument("--overhead-ms", type=float, default=DEFAULT_UNIT_OVERHEAD_S * 1000,
                         help=f"scheduling cost per Dask task (default {DEFAULT_UNIT_OVERHEAD_S * 1000:g} ms)")
+    parser.add_argument("--client-ms-per-call", type=float, default=0.0,
+                        help="the client's own work per call: compiling, submitting, collecting (default 0)")
     parser.add_argument("--no-optimize", action="store_true", help="switch every optimizer pass off")
     parser.add_argument("--disable", action="append", default=[], choices=list(PASSES), metavar="PASS",
                         help=f"switch one optimizer pass off (repeatable): {', '.join(PASSES)}")
@@ -51,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from llmcompiler_provider.simulate import ClusterShape, declared_costs, learned_costs, load_costs, simulate
     from llmcompiler_provider.tools import load_toolset
 
-    if args.copies < 1 or args.overhead_ms < 0:
-        return _fail("llmcompiler simulate: --copies must be at least 1 and --overhead-ms not negative")
+    if args.copies < 1 or args.overhead_ms < 0 or args.client_ms_per_call < 0:
+        return _fail("llmcompiler simulate: --copies must be at least 1, --overhead-ms and --client-ms-per-call not negative")
     try:
         shape = ClusterShape(args.workers, args.threads, gpus=args.gpus, cores=args.cores)
         toolset = load_toolset(args.toolset)
@@ -74,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             costs.update(learned_costs(args.store))
         if args.costs:
             costs.update(load_costs(args.costs))
-        prediction = simulate(graphs, shape, costs, unit_overhead_s=args.overhead_ms / 1000)
+        prediction = simulate(graphs, shape, costs, unit_overhead_s=args.overhead_ms / 1000,
+                              client_per_call_s=args.client_ms_per_call / 1000)
     except ValueError as error:
         return _fail(f"llmcompiler simulate: {error}")
     except Exception as error:  # the store could not be read

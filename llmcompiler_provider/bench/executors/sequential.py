@@ -7,7 +7,6 @@ import time
 
 from llmcompiler_provider.bench import gpu_sim
 from llmcompiler_provider.bench.executors.base import CallInterval, Outcome, Prepared, arguments, known_result, result_text
-from llmcompiler_provider.bench.replay import paced
 from llmcompiler_provider.bench.workloads import Workload
 
 
@@ -16,14 +15,11 @@ class SequentialExecutor:
     description = "one call at a time in plan order, in the benchmark process"
 
     def applies_to(self, workload: Workload) -> bool:
-        return True
+        return not workload.streamed  # a ReAct agent interleaves calls with its LLM: no plan streams
 
     def run(self, prepared: Prepared) -> Outcome:
         gpu_sim.set_slots_per_process(1)
         started = time.time()
-        if prepared.workload.streamed:
-            for _piece in paced(prepared.workload.plan, prepared.tokens_per_s, started):
-                pass  # a whole plan is needed before the first call
         loop = asyncio.new_event_loop()
         known, calls = {}, []
         try:
