@@ -50,12 +50,15 @@ class Dispatcher:
         if fn is None:
             raise ValueError(f"task {task.id}: tool {task.tool!r} has no batch implementation")
 
-        def resolve(ref: Ref) -> Ref:
-            return Ref(self.reference_target(ref.id, graph))
+        targets = {d: self.reference_target(d, graph) for d in task.deps}
+        args, kwargs = task.args, task.kwargs
+        if any(d != target for d, target in targets.items()):  # only then rebuild the arguments
 
-        args = map_refs(task.args, resolve)
-        kwargs = map_refs(task.kwargs, resolve)
-        deps = frozenset(self.reference_target(d, graph) for d in task.deps)
+            def resolve(ref: Ref) -> Ref:
+                return Ref(targets.get(ref.id, ref.id))
+
+            args, kwargs = map_refs(task.args, resolve), map_refs(task.kwargs, resolve)
+        deps = frozenset(targets.values())
         return Call(task.id, task.tool, fn, tuple(args), dict(kwargs), deps, task.timeout, task.retries, task.batch_of)
 
     def reference_target(self, task_id: int, graph: TaskGraph) -> int:
