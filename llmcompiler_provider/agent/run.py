@@ -108,6 +108,11 @@ class LLMCompilerRun:
         except Exception as exc:  # every failure is recorded with its cause
             result.status, result.error = "failed", _one_line(exc)
             self._keep_unfinished_iteration()
+        except BaseException as exc:  # interrupted from outside (Ctrl-C, an Airflow task timeout): cancel, record, re-raise
+            self.cancel()
+            result.status, result.error = "cancelled", f"interrupted: {_one_line(exc)}"
+            self._keep_unfinished_iteration()
+            raise
         finally:
             result.finished = time.time()
             self._fill_timings()

@@ -71,7 +71,7 @@ def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, Cluste
         "n_workers": n_workers,
         "threads_per_worker": options.threads_per_worker,
         "resources": {GPU_RESOURCE: 1},
-        "dashboard_address": ":0" if options.dashboard else None,
+        "dashboard_address": ":8787" if options.dashboard else ":0",
     }
     if options.rmm_pool_size:
         kwargs["rmm_pool_size"] = options.rmm_pool_size
@@ -100,7 +100,7 @@ def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
         threads_per_worker=options.threads_per_worker,
         processes=options.processes,
         resources={GPU_RESOURCE: options.gpu_slots_per_worker},
-        dashboard_address=":0" if options.dashboard else None,
+        dashboard_address=":8787" if options.dashboard else ":0",
         silence_logs=40,
     )
     info = ClusterInfo(
