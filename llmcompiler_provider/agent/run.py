@@ -19,7 +19,7 @@ from llmcompiler_provider.execution.units import Observation
 from llmcompiler_provider.metrics import figures_for_plans
 from llmcompiler_provider.plan import PlanError, compile_plan
 from llmcompiler_provider.plan.ir import TaskGraph
-from llmcompiler_provider.results import ClusterInfo, PlanIteration, RunResult
+from llmcompiler_provider.results import ClusterInfo, PlanIteration, RunResult, preview
 from llmcompiler_provider.llm import LLMError
 from llmcompiler_provider.tools.registry import Toolset, ToolsetNotFound, load_toolset
 
@@ -27,6 +27,7 @@ from llmcompiler_provider.tools.registry import Toolset, ToolsetNotFound, load_t
 EventCallback = Callable[[str, dict[str, Any]], None]
 
 MAX_PROMPT_CHARS = 100_000
+OBSERVATION_CHARS = 4_000  # per task, in the joiner's prompt (the full result stays on the worker side)
 
 
 class RunCancelled(Exception):
@@ -279,7 +280,7 @@ def _observations_text(graph: TaskGraph, observations: dict[int, Observation], r
         call += ", ".join(f"{k}={v!r}" for k, v in record.kwargs.items()) + ")"
         source = graph.resolve(record.id)
         obs = observations.get(record.id) or observations.get(source)
-        text = obs.as_text() if obs else f"ERROR: {record.status}"
+        text = preview(obs.as_text(), OBSERVATION_CHARS) if obs else f"ERROR: {record.status}"
         lines.append(f"${record.id} = {call}\nObservation: {text}")
     return "\n".join(lines)
 

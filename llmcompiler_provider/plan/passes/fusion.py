@@ -176,19 +176,19 @@ def _fuse_chains(graph: TaskGraph, units: list[list[int]], upstream: list[set[in
     for index, sources in enumerate(upstream):
         for source in sources:
             downstream[source].add(index)
-    resources: dict[int, tuple] = {}
+    resources = [_resources(graph, members) for members in units]  # equal when merged: never recomputed
     alive = [True] * len(units)
     for index in range(len(units)):  # units come in dependency order
         if len(downstream[index]) != 1:
             continue
         (consumer,) = downstream[index]
         others = upstream[consumer] - {index}
-        if not others <= upstream[index] or _resources(graph, units, resources, consumer) != _resources(
-            graph, units, resources, index
-        ):
+        if not others <= upstream[index] or resources[consumer] != resources[index]:
             continue
-        # the consumer absorbs this unit and keeps its place (after every unit it needs)
-        units[consumer] = units[index] + units[consumer]
+        # the consumer absorbs this unit and keeps its place (after every unit it needs); extending the
+        # absorbed (often long) list in place keeps a long chain linear, members are sorted at the end
+        units[index].extend(units[consumer])
+        units[consumer] = units[index]
         upstream[consumer] = others | upstream[index]
         for source in upstream[index]:
             downstream[source].discard(index)
@@ -198,13 +198,10 @@ def _fuse_chains(graph: TaskGraph, units: list[list[int]], upstream: list[set[in
     return [tuple(sorted(members, key=position)) for index, members in enumerate(units) if alive[index]]
 
 
-def _resources(graph: TaskGraph, units: list[list[int]], cache: dict[int, tuple], index: int) -> tuple:
-    """The merged resources of a unit (as the dispatcher merges them), computed once per unit state."""
-    found = cache.get(index)
-    if found is None or found[0] != len(units[index]):
-        merged: dict[str, float] = {}
-        for task_id in units[index]:
-            for name, amount in graph.tasks[task_id].resources.items():
-                merged[name] = max(merged.get(name, 0), amount)
-        found = cache[index] = (len(units[index]), tuple(sorted(merged.items())))
-    return found[1]
+def _resources(graph: TaskGraph, members: list[int]) -> tuple:
+    """The merged resources of a unit, as the dispatcher merges them."""
+    merged: dict[str, float] = {}
+    for task_id in members:
+        for name, amount in graph.tasks[task_id].resources.items():
+            merged[name] = max(merged.get(name, 0), amount)
+    return tuple(sorted(merged.items()))
