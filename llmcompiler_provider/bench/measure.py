@@ -59,6 +59,12 @@ def _max_overlap(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
+def gpu_bound(graph: TaskGraph, slots: int, seconds_per_call: float) -> float:
+    """The least time the GPU calls need on ``slots`` slots, each call holding one slot alone."""
+    calls = sum(1 for t in graph.tasks.values() if t.resources.get("GPU"))
+    return calls * seconds_per_call / slots if slots and calls else 0.0
+
+
 @dataclass(frozen=True)
 class Repeat:
     wall_s: float

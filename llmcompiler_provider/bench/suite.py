@@ -13,7 +13,7 @@ from llmcompiler_provider.bench.executors.base import Executor, Outcome, Prepare
 from llmcompiler_provider.bench.profiling import client_cost_per_call, dask_round_trip, profile_runs
 from llmcompiler_provider.bench.progress import Progress
 from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals, stream_duration
-from llmcompiler_provider.bench.tools import CRUNCH_COST_S, bench, calibrate_crunch
+from llmcompiler_provider.bench.tools import CRUNCH_COST_S, GPU_S, bench, calibrate_crunch
 from llmcompiler_provider.bench.workloads import Workload
 from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.simulate import ClusterShape, ToolCost, declared_costs, simulate
@@ -69,6 +69,7 @@ class WorkloadResult:
     outcomes: list[Outcome]
     gpu_peak_sharing: int | None = None
     simulated: dict[str, Any] | None = None
+    resource_bound_s: float | None = None  # GPU workloads: calls x 100 ms / slots
 
 
 @dataclass
@@ -163,7 +164,10 @@ def run_suite(
                 repeats = repeats_for(spec, p.workload, executor.name)
                 progress.begin(p.workload.name, executor.name, repeats)
                 try:
-                    result.results.append(_measure(p, executor, repeats, progress))
+                    measured = _measure(p, executor, repeats, progress)
+                    if p.workload.kind == "gpu":
+                        measured.resource_bound_s = measure.gpu_bound(p.graph, info.gpu_slots, GPU_S)
+                    result.results.append(measured)
                 except Exception as exc:  # one failing pair is reported, the suite goes on
                     result.errors.append(f"{p.workload.name} on {executor.name}: {type(exc).__name__}: {exc}")
                 progress.end()

@@ -1,6 +1,6 @@
 """The benchmark's tools: simulated I/O, pure-Python CPU work, and a simulated GPU.
 
-* ``io_5ms`` ... ``io_200ms``: coroutine tools that wait (``asyncio.sleep``), like an
+* ``io_5ms``, ``io_20ms``, ``io_25ms``, ``io_100ms``, ``io_200ms``: coroutine tools that wait (``asyncio.sleep``), like an
   HTTP API called with an async client; cost estimates are their latencies.
 * ``block_100ms``: the same wait as a blocking call (``time.sleep``), like
   ``requests.get``: it holds a thread.
@@ -27,7 +27,7 @@ from llmcompiler_provider.tools.registry import Toolset
 
 bench = Toolset("bench", description="Benchmark tools: simulated I/O, CPU-bound Python, a simulated GPU.")
 
-IO_LATENCIES_MS = (5, 20, 100, 200)
+IO_LATENCIES_MS = (5, 20, 25, 100, 200)
 SEARCH_S = 0.2
 GPU_S = 0.1
 CRUNCH_COST_S = 0.2

@@ -106,6 +106,10 @@ def io_workloads() -> list[Workload]:
         Workload("fanout-512x5ms", "io", fan_out(512, "io_5ms"), "512 independent 5 ms calls"),
         Workload("layers-4x4x100ms", "io", layers(4, 4, "io_100ms"), "4 layers of 4 x 100 ms, each layer needs all of the previous"),
         Workload("chain-20x20ms", "io", chain(20, "io_20ms"), "20 x 20 ms, each needs the one before"),
+        Workload(
+            "chain-20x25ms", "io", chain(20, "io_25ms"),
+            "20 x 25 ms, each needs the one before (the issue's reference figure for the polling loop)",
+        ),
         Workload("random-dag-1000", "io", random_dag(1000), "1,000 calls of 5 or 20 ms, up to 3 inputs each among the previous 50"),
         Workload("llmc-compare-2", "io", compare_two(), "2 searches (200 ms), then math"),
         Workload("llmc-lookups-4", "io", four_lookups(), "4 searches (200 ms)"),

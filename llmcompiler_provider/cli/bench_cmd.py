@@ -9,8 +9,10 @@ workload/executor pair failed (the others are still reported).
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S
@@ -33,6 +35,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tokens-per-s", type=float, default=DEFAULT_TOKENS_PER_S,
                         help=f"pace of streamed plans (default {DEFAULT_TOKENS_PER_S:g})")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile runs")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="run nothing: render --plot/--report from results an earlier run wrote with --json")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -45,10 +49,18 @@ def run(args: argparse.Namespace) -> int:
     if args.tokens_per_s <= 0:
         print("llmcompiler bench: --tokens-per-s must be positive", file=sys.stderr)
         return 2
-    command = _command(args)
+    if args.from_json:
+        try:
+            data = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            print(f"llmcompiler bench: cannot read results from {args.from_json}: {error}", file=sys.stderr)
+            return 2
+        write_outputs(data, json_path=None, plot_dir=args.plot, report_path=args.report)
+        _print_summary(data)
+        return 0
     result = run_suite(SUITES[args.suite], tokens_per_s=args.tokens_per_s, progress=Progress(not args.quiet),
                        with_profile=not args.no_profile)
-    data = to_json(result, command)
+    data = to_json(result, _command(args))
     write_outputs(data, json_path=args.json, plot_dir=args.plot, report_path=args.report)
     _print_summary(data)
     return 1 if data["errors"] else 0

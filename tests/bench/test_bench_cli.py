@@ -89,3 +89,13 @@ def test_simulate_reports_a_bad_plan_like_the_compiler_and_a_bad_option_in_one_l
     done = llmcompiler("simulate", str(plan), "--workers", "0")
     assert done.returncode == 2
     assert done.stderr.strip() == "llmcompiler simulate: a cluster needs at least one worker with at least one thread"
+
+
+def test_the_report_can_be_rendered_again_from_the_json_without_running(smoke, tmp_path):
+    _, out = smoke
+    done = llmcompiler("bench", "--from-json", str(out / "results.json"), "--report", str(tmp_path / "again.md"))
+    assert done.returncode == 0, done.stderr
+    again = (tmp_path / "again.md").read_text()
+    assert "llmcompiler bench --suite smoke" in again and "## Targets" in again
+    missing = llmcompiler("bench", "--from-json", str(tmp_path / "nothing.json"))
+    assert missing.returncode == 2 and missing.stderr.startswith("llmcompiler bench: cannot read results from")
