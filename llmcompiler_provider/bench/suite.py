@@ -134,19 +134,19 @@ def run_suite(
     from llmcompiler_provider.execution.cluster import ClusterOptions, open_client
 
     progress = progress or Progress(enabled=False)
+    # before the cluster starts: its worker processes spend their first seconds importing
+    crunch_work = calibrate_crunch()
+    workloads = select(spec, crunch_work)
     result = SuiteResult(
         spec,
         machine_info(),
         versions(),
-        {"tokens_per_s": tokens_per_s, "chars_per_token": 4, "repeats": spec.repeats,
-         "sequential_repeats": spec.sequential_repeats},
+        {"tokens_per_s": tokens_per_s, "chars_per_token": 4, "crunch_iterations": crunch_work,
+         "repeats": spec.repeats, "sequential_repeats": spec.sequential_repeats},
     )
     options = ClusterOptions(n_workers=CLUSTER_WORKERS, threads_per_worker=CLUSTER_THREADS)
     progress.stage("starting the embedded Dask cluster")
     with open_client(options) as (client, info):
-        crunch_work = calibrate_crunch()  # with the cluster up, as the workloads will run
-        result.settings["crunch_iterations"] = crunch_work
-        workloads = select(spec, crunch_work)
         result.machine["cluster"] = {
             "kind": info.kind, "workers": info.workers, "threads_per_worker": CLUSTER_THREADS,
             "gpu_slots": info.gpu_slots, "gpu_fallback": info.gpu_fallback,
