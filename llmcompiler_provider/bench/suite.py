@@ -13,7 +13,7 @@ from llmcompiler_provider.bench.executors.base import Executor, Outcome, Prepare
 from llmcompiler_provider.bench.profiling import client_cost_per_call, dask_round_trip, profile_runs
 from llmcompiler_provider.bench.progress import Progress
 from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals, stream_duration
-from llmcompiler_provider.bench.tools import CRUNCH_COST_S, GPU_S, bench, calibrate_crunch
+from llmcompiler_provider.bench.tools import CRUNCH_COST_S, GPU_S, bench, calibrate_crunch, process_scaling
 from llmcompiler_provider.bench.workloads import Workload
 from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.simulate import ClusterShape, ToolCost, declared_costs, simulate
@@ -136,6 +136,7 @@ def run_suite(
     progress = progress or Progress(enabled=False)
     # before the cluster starts: its worker processes spend their first seconds importing
     crunch_work = calibrate_crunch()
+    scaling = process_scaling(crunch_work)
     workloads = select(spec, crunch_work)
     result = SuiteResult(
         spec,
@@ -144,6 +145,7 @@ def run_suite(
         {"tokens_per_s": tokens_per_s, "chars_per_token": 4, "crunch_iterations": crunch_work,
          "repeats": spec.repeats, "sequential_repeats": spec.sequential_repeats},
     )
+    result.machine["two_process_scaling"] = scaling
     options = ClusterOptions(n_workers=CLUSTER_WORKERS, threads_per_worker=CLUSTER_THREADS)
     progress.stage("starting the embedded Dask cluster")
     with open_client(options) as (client, info):

@@ -75,6 +75,23 @@ def calibrate_crunch(seconds: float = CRUNCH_COST_S, sample: int = 300_000) -> i
     return max(1, int(sample * seconds / best))
 
 
+def process_scaling(work: int, jobs: int = 4) -> float:
+    """How much faster two processes run ``jobs`` pure-Python computations than one (this machine's
+    ceiling for the CPU-bound workload: 2.0 on two free cores)."""
+    import multiprocessing
+
+    start = time.perf_counter()
+    for _ in range(jobs):
+        crunch_loop(work)
+    alone = time.perf_counter() - start
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(crunch_loop, [1, 1])  # both processes up before timing
+        start = time.perf_counter()
+        pool.map(crunch_loop, [work] * jobs, chunksize=1)
+        together = time.perf_counter() - start
+    return alone / together
+
+
 def _timed(fn: Any, *args: Any) -> float:
     start = time.perf_counter()
     fn(*args)
