@@ -5,7 +5,7 @@ transfer; for calls of 5 to 100 ms that is most of the overhead. This pass sets
 ``graph.units`` (the dispatcher turns each unit into one Dask task, which runs
 its calls as a dataflow: a call starts the moment its inputs inside the unit are
 done, ready calls run concurrently, and each keeps its own start and stop).
-Two rules, both chosen so that no call starts later than it would alone, except
+Three rules, all chosen so that no call starts later than it would alone, except
 that a unit hands its results over together (a consumer of one sibling waits for
 the group, hence similar cost estimates):
 
@@ -29,13 +29,15 @@ the group, hence similar cost estimates):
   one is left to the other rules): no call waits for anything but its own
   inputs, and the islands cost one Dask task (their calls wait on one event loop).
 
-Siblings are grouped in plan order, so a unit only ever depends on units
-created before it, and chain fusion merges a unit into its only consumer; the
-unit graph stays acyclic. Linear in tasks plus references (up to set unions).
+Islands and siblings are grouped in plan order, so a unit only ever depends on
+units created before it (an island on none), and chain fusion merges a unit into
+its only consumer; the unit graph stays acyclic. Linear in tasks plus references
+(up to set unions).
 """
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import replace
 from typing import Mapping
@@ -56,22 +58,65 @@ MAX_ISLAND = 5000
 def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     if not graph.tasks:
         return graph
-    units, upstream = _siblings(graph, catalogue)
-    return replace(graph, units=_fuse_chains(graph, units, upstream))
+    # the pass allocates many small containers and frees no cycles: the cyclic collector would
+    # only re-scan the whole graph again and again (half the pass's time on 20k calls)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        producers = _producers(graph)
+        kinds = _kinds(graph, catalogue)
+        coroutines = any(kind == "async" for kind, _ in kinds.values())
+        islands = _coroutine_islands(graph, producers, kinds) if coroutines else {}
+        units, upstream = _siblings(graph, producers, kinds, islands)
+        return replace(graph, units=_fuse_chains(graph, units, upstream))
+    finally:
+        if collecting:
+            gc.enable()
 
 
-def _siblings(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> tuple[list[list[int]], list[set[int]]]:
-    """Units after grouping siblings, and each unit's upstream units (tasks come in dependency order)."""
+def _producers(graph: TaskGraph) -> dict[int, list[int]]:
+    """The tasks of this graph each task reads from (batch members resolved; earlier plans' ids dropped)."""
     tasks = graph.tasks
+    resolved: dict[int, int] = {}
+    out: dict[int, list[int]] = {}
+    for task in tasks.values():
+        found = []
+        for dep in task.deps:
+            if dep not in tasks:
+                target = resolved.get(dep)
+                dep = target if target is not None else resolved.setdefault(dep, graph.resolve(dep))
+            if dep in tasks and dep != task.id:
+                found.append(dep)
+        out[task.id] = found
+    return out
+
+
+def _kinds(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> dict[int, tuple[str | None, int]]:
+    """Each task's (kind, cost class), classified once per (tool, cost, resources?, batch?)."""
+    by_shape: dict[tuple, tuple[str | None, int]] = {}
+    out = {}
+    for task in graph.tasks.values():
+        shape = (task.tool, task.cost, bool(task.resources), bool(task.batch_of))
+        found = by_shape.get(shape)
+        out[task.id] = found if found is not None else by_shape.setdefault(shape, _classify(task, catalogue))
+    return out
+
+
+def _siblings(
+    graph: TaskGraph,
+    producers: dict[int, list[int]],
+    kinds: dict[int, tuple[str | None, int]],
+    islands: dict[int, int],
+) -> tuple[list[list[int]], list[set[int]]]:
+    """Units after packing islands and grouping siblings, and each unit's upstream units
+    (tasks come in dependency order)."""
     units: list[list[int]] = []
     upstream: list[set[int]] = []
     load: list[float] = []  # per unit: estimated seconds (blocking calls) or calls (coroutines)
     unit_of: dict[int, int] = {}
     open_group: dict[tuple, int] = {}  # (upstream units, kind, cost class) -> unit still taking members
-    kinds: dict[tuple, tuple[str | None, int]] = {}
-    islands = _coroutine_islands(graph, catalogue, kinds)
     island_unit: dict[int, int] = {}  # island unit number -> unit
-    for task in tasks.values():
+    for task in graph.tasks.values():
         island = islands.get(task.id)
         if island is not None:
             index = island_unit.get(island)
@@ -80,14 +125,9 @@ def _siblings(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> tuple
                 unit_of[task.id] = index
                 continue
             island_unit[island] = len(units)
-        sources = set()
-        for dep in task.deps:
-            source = unit_of.get(dep)
-            if source is None:
-                source = unit_of.get(graph.resolve(dep))  # a batch member; None: an earlier plan's
-            if source is not None:
-                sources.add(source)
-        kind, cost_class = _kind(task, catalogue, kinds)
+        sources = {unit_of[p] for p in producers[task.id]}
+        kind, cost_class = kinds[task.id]
+        weight = 0.0
         if kind is not None and island is None:
             key = (frozenset(sources), kind, cost_class)
             weight = 1.0 if kind == "async" else task.cost
@@ -98,8 +138,6 @@ def _siblings(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> tuple
                 unit_of[task.id] = index
                 continue
             open_group[key] = len(units)
-        else:
-            weight = 0.0
         unit_of[task.id] = len(units)
         units.append([task.id])
         upstream.append(sources)
@@ -107,22 +145,12 @@ def _siblings(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> tuple
     return units, upstream
 
 
-def _kind(
-    task: Task, catalogue: Mapping[str, ToolSignature], cache: dict[tuple, tuple[str | None, int]]
-) -> tuple[str | None, int]:
-    """``_classify`` once per (tool, cost, resources?, batch?)."""
-    shape = (task.tool, task.cost, bool(task.resources), bool(task.batch_of))
-    found = cache.get(shape)
-    return found if found is not None else cache.setdefault(shape, _classify(task, catalogue))
-
-
 def _coroutine_islands(
-    graph: TaskGraph, catalogue: Mapping[str, ToolSignature], kinds: dict[tuple, tuple[str | None, int]]
+    graph: TaskGraph, producers: dict[int, list[int]], kinds: dict[int, tuple[str | None, int]]
 ) -> dict[int, int]:
     """Task id -> island unit number, for connected parts of the plan made only of coroutine calls
     without resources (islands), packed in plan order into units of up to ``MAX_ISLAND`` calls."""
-    tasks = graph.tasks
-    parent = {task_id: task_id for task_id in tasks}
+    parent = {task_id: task_id for task_id in graph.tasks}
 
     def root(task_id: int) -> int:
         while parent[task_id] != task_id:
@@ -130,25 +158,22 @@ def _coroutine_islands(
             task_id = parent[task_id]
         return task_id
 
-    for task in tasks.values():
-        for dep in task.deps:
-            source = dep if dep in tasks else graph.resolve(dep)
-            if source in tasks:
-                a, b = root(source), root(task.id)
-                if a != b:
-                    parent[a] = b
+    for task_id, sources in producers.items():
+        for source in sources:
+            a, b = root(source), root(task_id)
+            if a != b:
+                parent[a] = b
+    roots = {task_id: root(task_id) for task_id in graph.tasks}
     size: dict[int, int] = {}
     mixed: set[int] = set()
-    for task in tasks.values():
-        r = root(task.id)
+    for task_id, r in roots.items():
         size[r] = size.get(r, 0) + 1
-        if _kind(task, catalogue, kinds)[0] != "async":
+        if kinds[task_id][0] != "async":
             mixed.add(r)
     bin_of: dict[int, int] = {}  # island root -> bin, islands packed in plan order
     bins: list[int] = []  # calls per bin
     out: dict[int, int] = {}
-    for task_id in tasks:
-        r = root(task_id)
+    for task_id, r in roots.items():
         if r in mixed or size[r] > MAX_ISLAND:
             continue
         if r not in bin_of:
