@@ -91,6 +91,13 @@ class StreamingChatModel:
     def stream(self, messages: list[dict], **options: Any) -> ChatStream:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _begin_call(self, messages: list[dict], max_tokens: int) -> None:
+        """Checks every backend makes before a call, and forgets the previous call's usage."""
+        validate_messages(messages)
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
+        self.last_usage = None
+
     def complete(self, messages: list[dict], **options: Any) -> tuple[str, Usage]:
         """The whole answer at once, with its usage."""
         with self.stream(messages, **options) as pieces:

@@ -22,7 +22,6 @@ from llmcompiler_provider.llm.base import (
     StreamingChatModel,
     Usage,
     clean_stop,
-    validate_messages,
 )
 from llmcompiler_provider.llm.errors import LLMBadResponse, LLMError, LLMPromptTooLong, LLMTimeout, LLMUnavailable
 
@@ -177,10 +176,7 @@ class LocalChatModel(StreamingChatModel):
         grammar: str | None = None,
         timeout: float | None = None,
     ) -> ChatStream:
-        validate_messages(messages)
-        if max_tokens < 1:
-            raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
-        self.last_usage = None
+        self._begin_call(messages, max_tokens)
         model = self.loaded
         prompt = render_chat(model, messages)
         prompt_tokens = model.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)

@@ -24,7 +24,6 @@ from llmcompiler_provider.llm.base import (
     Usage,
     clean_stop,
     estimate_tokens,
-    validate_messages,
 )
 from llmcompiler_provider.llm.errors import (
     LLMAuthError,
@@ -119,10 +118,7 @@ class OpenAIChatModel(StreamingChatModel):
         grammar: str | None = None,
         timeout: float | None = None,
     ) -> ChatStream:
-        validate_messages(messages)
-        if max_tokens < 1:
-            raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
-        self.last_usage = None
+        self._begin_call(messages, max_tokens)
         request: dict[str, Any] = {
             "model": self.model_name,
             "messages": messages,
