@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from llmcompiler_provider.cli.common import read_text_argument
+from llmcompiler_provider.cli.compile_cmd import read_plan
 from llmcompiler_provider.cli.db_cmd import add_store_argument
 from llmcompiler_provider.results import RunResult
 
@@ -73,14 +73,15 @@ class Progress:
 def run(args: argparse.Namespace) -> int:
     from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
     from llmcompiler_provider.execution.cluster import ClusterOptions
+    from llmcompiler_provider.plan import PlanError
 
     if args.prompt is None and args.plan is None:
         print("llmcompiler run: error: give a PROMPT, a --plan, or both", file=sys.stderr)
         return 2
     try:
-        plan_text = read_text_argument(args.plan) if args.plan else None
-    except OSError as exc:
-        print(f"llmcompiler run: error: cannot read plan {args.plan!r}: {exc.strerror or exc}", file=sys.stderr)
+        plan_text = read_plan(args.plan, args.plan) if args.plan else None
+    except PlanError as exc:
+        print(f"llmcompiler run: error: {exc}", file=sys.stderr)
         return 2
     config = RunConfig(
         toolset=args.toolset,
