@@ -188,6 +188,9 @@ def sql_query_toolset(
             f"at most {max_rows} rows as a text table."
         ),
         cost=0.5,
+        # the driver blocks a thread while the database answers: independent queries are grouped
+        # into one Dask task and wait side by side
+        blocking_io=True,
     )
     return toolset
 

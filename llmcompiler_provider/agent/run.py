@@ -125,7 +125,7 @@ class LLMCompilerRun:
     def _release_futures(self) -> None:
         """Drop the last iteration's futures once recorded, so Dask frees their results on the cluster."""
         if self._dispatcher is not None:
-            self._dispatcher.futures = {}
+            self._dispatcher.release()
 
     def _validate(self) -> None:
         if self.plan_text is None:
@@ -157,13 +157,17 @@ class LLMCompilerRun:
                 result.timings.overlap_s += max(0.0, planned - dispatcher.first_dispatch)
             observations = self._wait(dispatcher)
             result.timings.execution_s += time.time() - (dispatcher.first_dispatch or planned)
-            records = dispatcher.records(observations, graph)
+            # Dask's reschedule counts are added after the joiner started (they are not in its input)
+            records = dispatcher.records(observations, graph, with_reschedules=False)
             result.plans.append(PlanIteration(len(result.plans), text, records, graph.thought))
             self.on_event("finished", {"iteration": iteration, "tasks": len(records)})
-            if self.llm is None or self.prompt is None:
-                return  # no joiner: the observations are the result
-            observed = _observations_text(graph, observations, records)
-            decision = self._join(text, observed, can_replan=iteration < self.config.max_replans)
+            try:
+                if self.llm is None or self.prompt is None:
+                    return  # no joiner: the observations are the result
+                observed = _observations_text(graph, observations, records)
+                decision = self._join(text, observed, can_replan=iteration < self.config.max_replans)
+            finally:
+                dispatcher.add_reschedules(records)
             if not decision.replan:
                 result.answer = decision.answer
                 return

@@ -10,6 +10,7 @@ from typing import Iterable, Sequence
 from llmcompiler_provider.bench.executors.base import CallInterval
 from llmcompiler_provider.bench.replay import join_arrival, line_arrivals
 from llmcompiler_provider.bench.tools import GPU_SLOT_PATTERN
+from llmcompiler_provider.execution.cluster import GPU_RESOURCE
 from llmcompiler_provider.metrics import Interval, critical_path_s
 from llmcompiler_provider.plan.ir import TaskGraph
 
@@ -61,7 +62,7 @@ def _max_overlap(intervals: list[tuple[float, float]]) -> int:
 
 def gpu_bound(graph: TaskGraph, slots: int, seconds_per_call: float) -> float:
     """The least time the GPU calls need on ``slots`` slots, each call holding one slot alone."""
-    calls = sum(1 for t in graph.tasks.values() if t.resources.get("GPU"))
+    calls = sum(1 for t in graph.tasks.values() if t.resources.get(GPU_RESOURCE))
     return calls * seconds_per_call / slots if slots and calls else 0.0
 
 

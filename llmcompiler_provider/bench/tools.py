@@ -3,7 +3,9 @@
 * ``io_5ms``, ``io_20ms``, ``io_25ms``, ``io_100ms``, ``io_200ms``: coroutine tools that wait (``asyncio.sleep``), like an
   HTTP API called with an async client; cost estimates are their latencies.
 * ``block_100ms``: the same wait as a blocking call (``time.sleep``), like
-  ``requests.get``: it holds a thread.
+  ``requests.get``: it holds a thread. Declared ``blocking_io=True``, so the fusion
+  pass groups a fan-out of it into one Dask task whose calls wait on threads side by
+  side, as it groups the coroutine tools' fan-outs.
 * ``crunch``: pure-Python arithmetic holding the GIL; ``work`` loop iterations
   (the suite calibrates how many make about 200 ms on the machine).
 * ``gpu_100ms``: needs one ``GPU`` slot and 100 ms of it; degrades when two share a
@@ -48,9 +50,10 @@ for _ms in IO_LATENCIES_MS:
     _io_tool(_ms)
 
 
-@bench.tool(cost=0.1)
+@bench.tool(cost=0.1, blocking_io=True)
 def block_100ms(label: str, after: list = []) -> str:  # noqa: B006
-    """Simulated blocking I/O: holds its thread for 100 ms (a synchronous API call)."""
+    """Simulated blocking I/O: holds its thread for 100 ms (a synchronous API call), declared
+    ``blocking_io`` because it waits rather than computes."""
     time.sleep(0.1)
     return f"{label} ok"
 

@@ -25,6 +25,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--llm", choices=("local", "openai"), default="local", help="the planner/joiner backend")
     parser.add_argument("--base-url", help="OpenAI-compatible endpoint (with --llm openai)")
     parser.add_argument("--model", help="model name (with --llm openai)")
+    parser.add_argument(
+        "--grammar",
+        action="store_true",
+        help="the endpoint takes GBNF grammars (llama.cpp's server): constrain plans and answers to their formats",
+    )
     parser.add_argument("--api-key-env", metavar="VAR", default="OPENAI_API_KEY", help="env var holding the API key")
     parser.add_argument("--max-replans", type=int, default=1, metavar="N")
     parser.add_argument("--scheduler", metavar="ADDR", help="an existing Dask scheduler (default: embedded cluster)")
@@ -42,7 +47,11 @@ def _make_llm(args: argparse.Namespace) -> Any:
 
     if args.llm == "openai":
         return make_chat_model(
-            "openai", base_url=args.base_url, api_key=os.environ.get(args.api_key_env), model=args.model
+            "openai",
+            base_url=args.base_url,
+            api_key=os.environ.get(args.api_key_env),
+            model=args.model,
+            supports_grammar=args.grammar,
         )
     return make_chat_model("local")
 
@@ -77,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.prompt is None and args.plan is None:
         print("llmcompiler run: error: give a PROMPT, a --plan, or both", file=sys.stderr)
+        return 2
+    if args.grammar and args.llm != "openai":
+        print("llmcompiler run: error: --grammar is for --llm openai (the local model always uses it)", file=sys.stderr)
         return 2
     try:
         plan_text = read_plan(args.plan, args.plan) if args.plan else None

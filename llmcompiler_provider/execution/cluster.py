@@ -60,6 +60,8 @@ class ClusterOptions:
     rmm_pool_size: str | None = None  # dask-cuda options, used only with GPUs
     device_memory_limit: str | None = None
     dashboard: bool = False
+    # embedded cluster only: no message batching, no worker profiler (execution/latency.py)
+    low_latency: bool = True
 
 
 def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, ClusterInfo]:
@@ -77,11 +79,29 @@ def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, Cluste
         kwargs["rmm_pool_size"] = options.rmm_pool_size
     if options.device_memory_limit:
         kwargs["device_memory_limit"] = options.device_memory_limit
-    cluster = LocalCUDACluster(**kwargs)
+    with _worker_config(options, processes=True) as worker_config:
+        cluster = LocalCUDACluster(**kwargs, **worker_config)
     info = ClusterInfo(
         kind="local-cuda", address=cluster.scheduler_address, workers=n_workers, gpu_slots=n_workers
     )
     return cluster, info
+
+
+@contextmanager
+def _worker_config(options: ClusterOptions, *, processes: bool) -> Iterator[dict[str, Any]]:
+    """The Dask config the embedded workers run with (``latency.EMBEDDED_WORKER_CONFIG``): set while
+    the cluster starts, for in-process workers, and yielded as the nannies' ``config`` argument for
+    worker processes, so restarted ones have it too (a nanny's copy of the global config would be
+    reverted in place when the ``dask.config.set`` block ends)."""
+    if not options.low_latency:
+        yield {}
+        return
+    import dask
+
+    from llmcompiler_provider.execution.latency import EMBEDDED_WORKER_CONFIG  # imports distributed
+
+    with dask.config.set(EMBEDDED_WORKER_CONFIG):
+        yield {"config": dict(EMBEDDED_WORKER_CONFIG)} if processes else {}
 
 
 def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
@@ -95,14 +115,16 @@ def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
     from distributed import LocalCluster
 
     n_workers = options.n_workers or DEFAULT_WORKERS
-    cluster = LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=options.threads_per_worker,
-        processes=options.processes,
-        resources={GPU_RESOURCE: options.gpu_slots_per_worker},
-        dashboard_address=":8787" if options.dashboard else ":0",
-        silence_logs=40,
-    )
+    with _worker_config(options, processes=options.processes) as worker_config:
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=options.threads_per_worker,
+            processes=options.processes,
+            resources={GPU_RESOURCE: options.gpu_slots_per_worker},
+            dashboard_address=":8787" if options.dashboard else ":0",
+            silence_logs=40,
+            **worker_config,
+        )
     info = ClusterInfo(
         kind="local",
         address=cluster.scheduler_address,
@@ -148,6 +170,10 @@ def open_client(options: ClusterOptions | None = None) -> Iterator[tuple[Any, Cl
     cluster, info = _start_local_cluster(options)
     client = Client(cluster)
     try:
+        if options.low_latency:
+            from llmcompiler_provider.execution.latency import tune_embedded_cluster
+
+            tune_embedded_cluster(client)
         yield client, info
     finally:
         client.close()

@@ -8,6 +8,8 @@ at once; either way every task is submitted the moment it is known.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -15,10 +17,21 @@ from typing import Any, Iterable
 
 from llmcompiler_provider.execution.cluster import check_resources
 from llmcompiler_provider.execution.submission import UnitSubmission, submit_many
-from llmcompiler_provider.execution.units import Call, Observation, is_coroutine_call, run_unit, run_unit_async
+from llmcompiler_provider.execution.units import (
+    Call,
+    Observation,
+    is_coroutine_call,
+    pack_calls,
+    run_unit,
+    run_unit_async,
+)
 from llmcompiler_provider.plan.ir import Ref, Task, TaskGraph, map_refs, to_jsonable
 from llmcompiler_provider.results import TaskRecord, preview
 from llmcompiler_provider.tools.registry import Toolset
+
+
+#: how long ``reschedules()`` waits for the scheduler's answer
+RESCHEDULE_QUERY_S = 10.0
 
 
 def unit_key(run_id: str, attempt: str, iteration: int, tasks: list[Task]) -> str:
@@ -42,6 +55,18 @@ class Dispatcher:
     queued: dict[int, float] = field(default_factory=dict)
     first_dispatch: float | None = None
     attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    _reschedule_query: concurrent.futures.Future | None = field(default=None, init=False, repr=False)
+    #: results units send ahead of their completion (``execution/inbox.py``); None without a client
+    inbox: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.client is None:  # planning units only (``to_dask_graph``): nothing is submitted
+            return
+        from llmcompiler_provider.execution.inbox import inbox_for
+        from llmcompiler_provider.execution.latency import send_immediately  # imports distributed
+
+        send_immediately(self.client)
+        self.inbox = inbox_for(self.client)
 
     # submission -----------------------------------------------------------------------
     def _call(self, task: Task, graph: TaskGraph) -> Call:
@@ -100,8 +125,11 @@ class Dispatcher:
             # coroutine tools only: the worker awaits the unit on its event loop, no thread
             function = run_unit_async if all(is_coroutine_call(c) for c in calls) else run_unit
             priority = max(t.priority for t in tasks)
-            submissions.append(UnitSubmission(key, function, calls, tuple(upstream), resources, priority))
+            ahead = {"ahead_to": (self.inbox.topic, key)}
+            payload = pack_calls(calls)
+            submissions.append(UnitSubmission(key, function, payload, tuple(upstream), resources, priority, ahead))
             self.register_unit(key, calls, tasks, queued=None)
+        self.inbox.expect([s.key for s in submissions])
         now = time.time()
         futures = submit_many(self.client, submissions)
         if self.first_dispatch is None and submissions:
@@ -146,28 +174,70 @@ class Dispatcher:
                 return self.observations()
 
     def observations(self) -> dict[int, Observation]:
-        """What is known now, without waiting: finished units' observations, the rest as failures."""
+        """What is known now, without waiting: finished units' observations, the rest as failures.
+
+        Results sent ahead (``execution/inbox.py``) are taken as they are; the others are
+        fetched in one round trip. The scheduler's reschedule counts (for ``records``) are
+        asked for at the same time and read only when a record needs them."""
+        self._reschedule_query = self._ask_reschedules()
         observations: dict[int, Observation] = {}
-        finished = [future for future in self.futures.values() if future.status == "finished"]
-        for results in self.client.gather(finished, errors="skip", direct=True) if finished else ():
-            observations.update(results)  # one round trip for all, not one per unit
+        to_fetch = []
         for key, future in self.futures.items():
             if future.status == "finished":
+                results = self.inbox.take(key)
+                if results is None:
+                    to_fetch.append(future)
+                else:
+                    observations.update(results)
                 continue
             cause = _future_error(future) if future.status != "pending" else "cancelled before it finished"
             for task_id, producer in self.producer.items():
                 if producer == key:
                     observations[task_id] = Observation(status="cancelled" if "cancelled" in cause else "failed", error=cause)
+        if to_fetch:  # one round trip to the workers for all units, not one per unit
+            for results in self.client.gather(to_fetch, errors="skip", direct=True):
+                observations.update(results)
         return observations
+
+    def _ask_reschedules(self) -> concurrent.futures.Future | None:
+        """The scheduler's reschedule counts of this attempt's units, asked for on the client's
+        event loop without waiting for the answer (``reschedules()`` reads it)."""
+        if not self.futures:
+            return None
+        query = self.client.run_on_scheduler(_suspicious_counts, keys=list(self.futures), asynchronous=True)
+        try:
+            return asyncio.run_coroutine_threadsafe(query, self.client.loop.asyncio_loop)
+        except RuntimeError:  # the client is closed (the run was killed): nothing to ask
+            query.close()
+            return None
+
+    def reschedules(self) -> dict[str, int]:
+        """Unit key -> times a worker died while running it (Dask ran it again, or gave up with
+        ``KilledWorker``), as the scheduler counted at the last ``observations()``; ``{}`` when
+        the scheduler could not say (the tool-level attempts still stand)."""
+        query = self._reschedule_query
+        if query is None:
+            return {}
+        try:
+            return query.result(timeout=RESCHEDULE_QUERY_S)
+        except Exception:
+            return {}
 
     def cancel(self) -> None:
         """Cancel the units still pending or running; finished ones keep their observations."""
-        unfinished = [future for future in self.futures.values() if future.status != "finished"]
+        unfinished = {key: future for key, future in self.futures.items() if future.status != "finished"}
+        self.inbox.forget(list(unfinished))
         if unfinished:
-            self.client.cancel(unfinished, force=True)
+            self.client.cancel(list(unfinished.values()), force=True)
+
+    def release(self) -> None:
+        """Drop this iteration's futures (Dask frees their results) and anything sent ahead for them."""
+        self.inbox.forget(list(self.futures))
+        self.futures = {}
 
     def reset(self) -> None:
         """Cancel everything dispatched so far and start a fresh attempt (a replanned plan)."""
+        self.inbox.forget(list(self.futures))
         if self.futures:
             self.client.cancel(list(self.futures.values()), force=True)
         self.futures.clear()
@@ -175,30 +245,19 @@ class Dispatcher:
         self.tasks.clear()
         self.queued.clear()
         self.first_dispatch = None
+        self._reschedule_query = None
         self.attempt = uuid.uuid4().hex[:6]
 
-    def dask_reschedules(self) -> dict[str, int]:
-        """Unit key -> how many times a worker died while running it (each time Dask ran it again,
-        or gave up with ``KilledWorker``), asked of the scheduler in one call; ``{}`` if it cannot say."""
-        if not self.futures:
-            return {}
-
-        def suspicious(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:  # runs on the scheduler
-            tasks = dask_scheduler.tasks
-            return {key: tasks[key].suspicious for key in keys if key in tasks and tasks[key].suspicious}
-
-        try:
-            return self.client.run_on_scheduler(suspicious, keys=list(self.futures))
-        except Exception:  # an unreachable scheduler: the tool-level attempts still stand
-            return {}
-
-    def records(self, observations: dict[int, Observation], graph: TaskGraph) -> list[TaskRecord]:
+    def records(
+        self, observations: dict[int, Observation], graph: TaskGraph, *, with_reschedules: bool = True
+    ) -> list[TaskRecord]:
         """Per-task records for the run result and the metrics store, in plan order.
 
         ``attempts`` counts every try: the tool's own retries, plus each time the Dask
-        worker running it died (the lost try, rescheduled by Dask)."""
+        worker running it died (the lost try, rescheduled by Dask). Without
+        ``with_reschedules`` only the former, until ``add_reschedules`` (so the answer to
+        the scheduler need not be waited for before the joiner starts)."""
         out = []
-        reschedules = self.dask_reschedules()
         batch_of = {member: t for t in graph.tasks.values() for member in t.batch_of}
         for task_id in sorted(set(graph.tasks) | set(graph.aliases)):
             source = task_id if task_id in observations else graph.resolve(task_id)
@@ -222,12 +281,28 @@ class Dispatcher:
                 record.status, record.error = obs.status, obs.error
                 record.start, record.stop = obs.start, obs.stop
                 record.worker, record.thread = obs.worker, obs.thread
-                record.attempts = obs.attempts + reschedules.get(record.unit or "", 0)
+                record.attempts = obs.attempts
                 record.result = preview(obs.value) if obs.ok else None
             if source != task_id and record.status == "success":
                 record.result = f"(same as ${source}) " + (record.result or "")
             out.append(record)
+        if with_reschedules:
+            self.add_reschedules(out)
         return out
+
+    def add_reschedules(self, records: list[TaskRecord]) -> None:
+        """Count Dask's reschedules into the attempts of ``records`` (all but those left pending)."""
+        reschedules = self.reschedules()
+        for record in records:
+            if record.unit in reschedules and record.status != "pending":
+                record.attempts += reschedules[record.unit]
+
+
+def _suspicious_counts(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:  # runs on the scheduler
+    """Unit key -> how many times a worker died while running it (Dask ran it again, or gave up
+    with ``KilledWorker``)."""
+    tasks = dask_scheduler.tasks
+    return {key: tasks[key].suspicious for key in keys if key in tasks and tasks[key].suspicious}
 
 
 def _call_arguments(task: Task | None, task_id: int) -> tuple[tuple, dict]:

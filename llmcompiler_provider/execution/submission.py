@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 @dataclass(frozen=True)
 class UnitSubmission:
-    """One Dask task to create: ``function(payload, *results of upstream keys)``."""
+    """One Dask task to create: ``function(payload, *results of upstream keys, **options)``."""
 
     key: str
     function: Callable[..., Any]
@@ -24,6 +24,7 @@ class UnitSubmission:
     upstream: tuple[str, ...] = ()
     resources: dict[str, float] = field(default_factory=dict)
     priority: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def submit_many(client: Any, units: Sequence[UnitSubmission]) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def submit_many(client: Any, units: Sequence[UnitSubmission]) -> dict[str, Any]:
             if unit.resources:
                 annotations[name]["resources"] = dict(unit.resources)
         layers[name][unit.key] = Task(
-            unit.key, unit.function, unit.payload, *(TaskRef(k) for k in unit.upstream)
+            unit.key, unit.function, unit.payload, *(TaskRef(k) for k in unit.upstream), **unit.options
         )
     graph = HighLevelGraph(
         {name: MaterializedLayer(tasks, annotations=annotations[name]) for name, tasks in layers.items()},

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
+import pickle
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from llmcompiler_provider.execution.inbox import send_ahead
 from llmcompiler_provider.plan.ir import Interp, Ref, map_refs
+from llmcompiler_provider.plan.passes.fusion import MAX_THREAD_GROUP
 
 
 @dataclass
@@ -133,7 +137,14 @@ def _worker_address() -> str:
 
 
 def is_coroutine_call(call: Call) -> bool:
-    return asyncio.iscoroutinefunction(call.fn)
+    try:
+        return _is_coroutine_function(call.fn)
+    except TypeError:  # a callable object that cannot be hashed (a tool instance without __hash__)
+        return asyncio.iscoroutinefunction(call.fn)
+
+
+#: asked for every call of every unit, of the same few tools (bounded: tools made per run come and go)
+_is_coroutine_function = functools.lru_cache(maxsize=4096)(asyncio.iscoroutinefunction)
 
 
 def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None) -> Any:
@@ -248,18 +259,53 @@ def _known(upstream: tuple[dict[int, Observation], ...]) -> dict[int, Observatio
     return known
 
 
-def run_unit(calls: list[Call], *upstream: dict[int, Observation]) -> UnitResults:
-    """Run a unit's calls in a thread (a Dask task): a dataflow, ready calls concurrently."""
+def pack_calls(calls: list[Call]) -> bytes:
+    """A unit's calls as the bytes its Dask task carries: pickled once here, unpickled only by the
+    worker (the scheduler passes bytes along).
+
+    cloudpickle once any module is registered with ``cloudpickle.register_pickle_by_value`` (its
+    tools then travel by value even inside ``Call`` objects, where Dask's own pickling would send
+    them by reference and workers that cannot import the module would fail) or when plain pickle
+    refuses (a lambda); plain pickle otherwise, three times faster."""
+    import cloudpickle
+
+    if not cloudpickle.list_registry_pickle_by_value():
+        try:
+            return pickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            pass
+    return cloudpickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpacked(calls: list[Call] | bytes) -> list[Call]:
+    return pickle.loads(calls) if isinstance(calls, bytes) else calls
+
+
+def run_unit(
+    calls: list[Call] | bytes, *upstream: dict[int, Observation], ahead_to: tuple[str, str] | None = None
+) -> UnitResults:
+    """Run a unit's calls in a thread (a Dask task): a dataflow, ready calls concurrently.
+
+    ``calls``: a list, or ``pack_calls`` bytes. ``ahead_to`` (topic, unit key): where to send
+    the results ahead of the completion message (``execution/inbox.py``)."""
+    calls = _unpacked(calls)
     known = _known(upstream)
     worker = _worker_address()
     if len(calls) == 1 and not is_coroutine_call(calls[0]):
-        return UnitResults(run_call(calls[0], known, worker))
-    return UnitResults(asyncio.run(_dataflow(calls, known, worker)))
+        results = UnitResults(run_call(calls[0], known, worker))
+    else:
+        results = UnitResults(asyncio.run(_dataflow(calls, known, worker)))
+    send_ahead(ahead_to, results)
+    return results
 
 
-async def run_unit_async(calls: list[Call], *upstream: dict[int, Observation]) -> UnitResults:
+async def run_unit_async(
+    calls: list[Call] | bytes, *upstream: dict[int, Observation], ahead_to: tuple[str, str] | None = None
+) -> UnitResults:
     """``run_unit`` for units of coroutine tools only: Dask awaits it on the worker's event loop."""
-    return UnitResults(await _dataflow(calls, _known(upstream), _worker_address()))
+    results = UnitResults(await _dataflow(_unpacked(calls), _known(upstream), _worker_address()))
+    send_ahead(ahead_to, results)
+    return results
 
 
 async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: str) -> dict[int, Observation]:
@@ -274,12 +320,7 @@ async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: st
     for i, inputs in enumerate(waiting):
         for j in inputs:
             dependents[j].append(i)
-    threaded = sum(1 for call in calls if not is_coroutine_call(call))
-    pool = (
-        concurrent.futures.ThreadPoolExecutor(max_workers=min(32, threaded), thread_name_prefix="llmcompiler-unit")
-        if threaded
-        else None
-    )
+    pool = _blocking_pool() if any(not is_coroutine_call(call) for call in calls) else None
     loop = asyncio.get_running_loop()
     all_done = loop.create_future()
     running: set[asyncio.Future] = set()
@@ -323,6 +364,32 @@ async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: st
     finally:
         for future in list(running):
             future.cancel()
-        if pool is not None:
-            pool.shutdown(wait=False)
     return produced
+
+
+#: threads for blocking calls, at most: enough for every Dask thread of a worker to run a unit of
+#: ``MAX_THREAD_GROUP`` blocking-I/O calls at once (the pool starts a thread only when none is idle)
+BLOCKING_THREADS = 32 * MAX_THREAD_GROUP
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def start_blocking_threads(count: int = MAX_THREAD_GROUP) -> None:
+    """Start ``count`` threads of this process's blocking pool now, so that the first unit of
+    blocking calls does not start them one by one as its calls arrive (0.2 ms or more each here:
+    the calls of a 64-call unit started over 16 ms). The worker plugin of ``execution/latency.py``
+    calls it as a worker starts."""
+    pool, release = _blocking_pool(), threading.Event()
+    started = [pool.submit(release.wait) for _ in range(count)]  # none idle: each starts a thread
+    release.set()
+    concurrent.futures.wait(started)
+
+
+def _blocking_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads this process runs blocking calls on, shared by its units: started once and
+    reused, not started for each unit (64 fresh threads cost 6 to 10 ms per unit here)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="llmcompiler-unit")
+        return _pool

@@ -24,6 +24,7 @@ from llmcompiler_provider.plan.signature import ToolSignature
 _PLANNING, _JOINED, _ENDED = "planning", "joined", "ended"
 #: the most characters one argument's literal may hold (strings' characters, one per other value)
 MAX_ARGUMENT_CHARS = 64 * 1024
+_NO_DEPS: frozenset[int] = frozenset()  # shared by every task without references (one object, not thousands)
 
 
 def did_you_mean(name: str, choices: Collection[str]) -> str:
@@ -56,10 +57,20 @@ def literal_size(value: object, limit: int) -> int:
 class _Binder:
     """How a tool's parameters take a call's arguments (computed once per tool)."""
 
-    __slots__ = ("tool", "positional", "variadic", "order", "names", "required")
+    __slots__ = ("tool", "positional", "variadic", "order", "names", "required", "template")
 
-    def __init__(self, signature: ToolSignature) -> None:
-        self.tool = signature.name
+    def __init__(self, tool: str, signature: ToolSignature) -> None:
+        self.tool = tool
+        # what every call of the tool copies from its signature; a task is this with the call's own fields
+        self.template = Task(
+            id=0,
+            tool=tool,
+            resources=dict(signature.resources),
+            retries=signature.retries,
+            timeout=signature.timeout,
+            pure=signature.pure,
+            cost=signature.cost,
+        )
         variadic_at = next((i for i, p in enumerate(signature.params) if p.variadic), None)
         named = [p for p in signature.params if not p.variadic]
         self.variadic = variadic_at is not None
@@ -242,25 +253,21 @@ class PlanAnalyzer:
             return None
         args, kwargs = bound
         aliases = self.graph.aliases
-        deps = frozenset([ref.id for ref in call.refs])
-        if aliases and any(i in aliases for i in deps):
+        deps = frozenset([ref.id for ref in call.refs]) if call.refs else _NO_DEPS
+        if aliases and not aliases.keys().isdisjoint(deps):
             rewrite = _alias_rewriter(aliases)
             args, kwargs = map_refs(args, rewrite), map_refs(kwargs, rewrite)
-            deps = frozenset(aliases.get(i, i) for i in deps)
+            deps = frozenset([aliases.get(i, i) for i in deps])
         thought = "\n".join(self.thought) if self.thought else None
         self.thought = []
-        task = Task(
+        template = self._binders[call.tool].template
+        task = template.with_(
             id=number,
-            tool=call.tool,
             args=args,
             kwargs=kwargs,
             thought=thought,
             span=Span(self.line_no, call.number_col),
-            resources=dict(signature.resources),
-            retries=signature.retries,
-            timeout=signature.timeout,
-            pure=signature.pure,
-            cost=signature.cost,
+            resources=dict(template.resources),  # each task its own, as a new Task would have
         )
         task.__dict__["deps"] = deps  # the parser found the references already: seed Task.deps's cache
         if self.cse and task.pure:
@@ -331,7 +338,7 @@ class PlanAnalyzer:
         """Arguments -> (args, kwargs) as documented on ``Task``; None after reporting a problem."""
         binder = self._binders.get(call.tool)
         if binder is None:
-            binder = self._binders[call.tool] = _Binder(signature)
+            binder = self._binders[call.tool] = _Binder(call.tool, signature)
         tool = call.tool
         given: dict[str, object] = {}
         extra: list[object] = []
@@ -370,6 +377,8 @@ class PlanAnalyzer:
         if extra:
             args = tuple(given.pop(name) for name in positional) + tuple(extra)
             return args, {name: given[name] for name in binder.order if name in given}
+        if tuple(given) == binder.order[: len(given)]:  # the usual call: given in the signature's order
+            return (), given
         return (), {name: given[name] for name in binder.order if name in given}
 
 

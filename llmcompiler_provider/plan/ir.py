@@ -67,21 +67,24 @@ def _collect_ref_ids(value: Any, found: set[int]) -> None:
                 _collect_ref_ids(item, found)
 
 
+#: the classes of values that hold no reference (``map_refs`` returns them as they are)
+_LITERALS = frozenset({str, int, float, bool, type(None)})
+
+
 def map_refs(value: Any, fn) -> Any:
     """Rebuild ``value`` with every ``Ref`` replaced by ``fn(ref)``."""
-    kind = value.__class__
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return value  # the common case first: plain literals have no references
+    if value.__class__ in _LITERALS:
+        return value  # the common case first, and checked before each item below (no call for it)
     if isinstance(value, Ref):
         return fn(value)
     if isinstance(value, Interp):
-        return Interp(tuple(fn(p) if isinstance(p, Ref) else p for p in value.parts))
+        return Interp(tuple([fn(p) if isinstance(p, Ref) else p for p in value.parts]))
     if isinstance(value, list):
-        return [map_refs(v, fn) for v in value]
+        return [v if v.__class__ in _LITERALS else map_refs(v, fn) for v in value]
     if isinstance(value, tuple):
-        return tuple(map_refs(v, fn) for v in value)
+        return tuple([v if v.__class__ in _LITERALS else map_refs(v, fn) for v in value])
     if isinstance(value, dict):
-        return {k: map_refs(v, fn) for k, v in value.items()}
+        return {k: v if v.__class__ in _LITERALS else map_refs(v, fn) for k, v in value.items()}
     return value
 
 
@@ -140,15 +143,14 @@ class Task:
 
     def with_(self, **changes: Any) -> "Task":
         """A copy with ``changes`` (like ``dataclasses.replace``, several times faster)."""
-        unknown = changes.keys() - _TASK_FIELDS
-        if unknown:
-            raise TypeError(f"Task has no field {sorted(unknown)[0]!r}")
-        copy = object.__new__(self.__class__)
-        state = copy.__dict__
-        state.update(self.__dict__)
+        if not _TASK_FIELDS.issuperset(changes):
+            raise TypeError(f"Task has no field {sorted(changes.keys() - _TASK_FIELDS)[0]!r}")
+        state = self.__dict__.copy()  # one allocation of the right size (filling an empty dict resizes it)
+        state.update(changes)
         if "args" in changes or "kwargs" in changes:
             state.pop("deps", None)  # recomputed from the new arguments
-        state.update(changes)
+        copy = object.__new__(self.__class__)
+        object.__setattr__(copy, "__dict__", state)  # frozen: set through object, as dataclasses do
         return copy
 
 
@@ -187,6 +189,9 @@ class TaskGraph:
 
     def resolve(self, task_id: int) -> int:
         """The id whose result stands for ``task_id`` after optimization."""
+        target = self.aliases.get(task_id)
+        if target is None or target not in self.aliases:  # the common cases: no alias, or one step
+            return task_id if target is None else target
         seen = set()
         while task_id in self.aliases and task_id not in seen:
             seen.add(task_id)

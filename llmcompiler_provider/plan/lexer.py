@@ -153,29 +153,28 @@ def string_value(token: str) -> tuple[str | Interp, list[tuple[int, int]]]:
         return body, []
     parts: list[str | Ref] = []
     refs: list[tuple[int, int]] = []
-    chunk: list[str] = []
+    text = ""  # decoded text since the last reference
     pos = 0
     for match in _STRING_PART.finditer(body):
-        chunk.append(body[pos : match.start()])
-        pos = match.end()
-        offset = 1 + match.start()
-        escape = match.group(1)
+        start, end = match.span()
+        escape, braced, bare = match.groups()
         if escape is not None:
-            chunk.append(_escape_value(escape, offset))
-            continue
-        ref_id = id_number(match.group(2) or match.group(3), "reference", offset)
-        if chunk:
-            parts.append("".join(chunk))
-            chunk = []
-        parts.append(Ref(ref_id))
-        refs.append((ref_id, offset))
-    chunk.append(body[pos:])
-    tail = "".join(chunk)
+            text += body[pos:start] + _escape_value(escape, 1 + start)
+        else:
+            ref_id = id_number(braced or bare, "reference", 1 + start)
+            text += body[pos:start]
+            if text:
+                parts.append(text)
+                text = ""
+            parts.append(Ref(ref_id))
+            refs.append((ref_id, 1 + start))
+        pos = end
+    text += body[pos:]
     if not refs:
-        return tail, refs
-    if tail:
-        parts.append(tail)
-    return Interp(tuple(p for p in parts if p != "")), refs
+        return text, refs
+    if text:
+        parts.append(text)
+    return Interp(tuple(parts)), refs
 
 
 def _escape_value(escape: str, offset: int) -> str:

@@ -30,6 +30,17 @@ class ToolSignature:
     retries: int = 0
     timeout: float | None = None
     is_async: bool = False  # a coroutine tool: it waits without holding a thread (execution units group these)
+    # a blocking call that spends its time waiting on I/O (``requests.get``, a database driver): it holds a
+    # thread, not a core, so execution units group its calls too and run them on threads side by side
+    blocking_io: bool = False
+
+    def __post_init__(self) -> None:
+        if self.blocking_io and self.is_async:
+            raise ValueError(
+                f"tool {self.name!r}: blocking_io=True declares a call that blocks a thread, but the tool is a "
+                "coroutine function, which waits without holding one (its calls are grouped already); "
+                "drop blocking_io"
+            )
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

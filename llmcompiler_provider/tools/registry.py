@@ -87,8 +87,16 @@ class Toolset:
         cost: float = 1.0,
         retries: int = 0,
         timeout: float | None = None,
+        blocking_io: bool = False,
     ):
-        """Register ``fn`` as a tool (usable bare or with keyword options)."""
+        """Register ``fn`` as a tool (usable bare or with keyword options).
+
+        ``blocking_io=True`` says that a plain (not ``async``) function spends its time
+        waiting on I/O in a blocking call (an HTTP client, a database driver): it holds a
+        thread, not a core, so the fusion pass groups its independent calls into one
+        Dask task that runs them on threads at the same time. A ``ValueError`` refuses it
+        on a coroutine function, which waits without a thread and is grouped already.
+        """
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
             tool_name = name or func.__name__
@@ -107,6 +115,7 @@ class Toolset:
                 cost=float(cost),
                 retries=int(retries),
                 timeout=timeout,
+                blocking_io=bool(blocking_io),
             )
             self._tools[tool_name] = Tool(fn=func, signature=sig)
             return func

@@ -3,7 +3,8 @@
 ``gpu-0`` and ``gpu-1`` declare ``--resources GPU=1`` (on this machine they have no
 GPU: the resource is what the scheduler places by, as on dask-cuda workers);
 ``gpu-1`` also preloads ``llmcompiler_provider.execution.worker_state`` and warms one
-cached object as it starts. ``cpu-0`` and ``cpu-1`` declare no resources.
+cached object as it starts. ``cpu-0`` and ``cpu-1`` declare no resources. The scheduler
+and ``cpu-1`` preload ``llmcompiler_provider.execution.latency`` (no message batching).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from llmcompiler_provider.execution.worker_state import WARM_ENV
 from llmcompiler_provider.results import RunResult
 
 WORKER_STATE_MODULE = "llmcompiler_provider.execution.worker_state"
+LATENCY_MODULE = "llmcompiler_provider.execution.latency"
 GPU_WORKERS = ("gpu-0", "gpu-1")
 CPU_WORKERS = ("cpu-0", "cpu-1")
 TOOLSET = "dist_tools:tools"
@@ -36,9 +38,10 @@ def deployment(tmp_path_factory) -> Iterator[ProcessCluster]:
             env={WARM_ENV: f"{WARMED_NAME}=dist_tools:make_probe"},
         ),
         WorkerSpec("cpu-0"),
-        WorkerSpec("cpu-1"),
+        WorkerSpec("cpu-1", preload=(LATENCY_MODULE,)),
     ]
-    with process_cluster(specs, tmp_path_factory.mktemp("dask-deployment")) as cluster:
+    log_dir = tmp_path_factory.mktemp("dask-deployment")
+    with process_cluster(specs, log_dir, scheduler_preload=(LATENCY_MODULE,)) as cluster:
         yield cluster
 
 

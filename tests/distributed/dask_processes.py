@@ -170,9 +170,10 @@ class ProcessCluster:
 
 @contextmanager
 def process_cluster(
-    workers: list[WorkerSpec], log_dir: Path, pythonpath: list[Path] = ()
+    workers: list[WorkerSpec], log_dir: Path, pythonpath: list[Path] = (), scheduler_preload: tuple[str, ...] = ()
 ) -> Iterator[ProcessCluster]:
-    """A running scheduler with ``workers`` joined; everything stopped on exit."""
+    """A running scheduler (with ``--preload`` of each of ``scheduler_preload``) with ``workers`` joined;
+    everything stopped on exit."""
     log_dir.mkdir(parents=True, exist_ok=True)
     path = os.pathsep.join([*map(str, pythonpath), str(HERE), os.environ.get("PYTHONPATH", "")]).strip(
         os.pathsep
@@ -181,7 +182,8 @@ def process_cluster(
     cluster = ProcessCluster(f"tcp://127.0.0.1:{port}", log_dir, path)
     try:
         cluster.scheduler = _start(
-            [DASK_CLI, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            [DASK_CLI, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+            + [arg for module in scheduler_preload for arg in ("--preload", module)],
             log_dir / "scheduler.log",
             cluster._env({}),
         )

@@ -32,6 +32,7 @@ from llmcompiler_provider.tools.demo import demo
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 WORKER_STATE_MODULE = "llmcompiler_provider.execution.worker_state"
+LATENCY_MODULE = "llmcompiler_provider.execution.latency"
 AIRFLOW_SERVICES = {
     "airflow-apiserver": "api-server",
     "airflow-scheduler": "scheduler",
@@ -76,6 +77,10 @@ def connections(env: dict[str, str]) -> dict[str, Connection]:
 
 def option(args: list[str], flag: str) -> str | None:
     return args[args.index(flag) + 1] if flag in args else None
+
+
+def preloads(args: list[str]) -> list[str]:
+    return [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--preload"]
 
 
 def resources_of(args: list[str]) -> dict[str, float]:
@@ -277,3 +282,19 @@ def test_the_k8s_airflow_connection_points_at_the_operator_scheduler_service(k8s
         rf"tcp://{host}\.[a-z0-9-]+\.svc\.cluster\.local:{service_port}", scheduler_address(dask, tls=False)
     )
     assert make_url(secret[STORE_URL_ENV]).drivername == "postgresql+psycopg2"
+
+
+def test_every_dask_process_of_compose_and_k8s_preloads_the_latency_module(services, k8s):
+    import importlib
+
+    assert hasattr(importlib.import_module(LATENCY_MODULE), "dask_setup")
+    compose_commands = [services[name]["command"] for name in ("dask-scheduler", *DASK_WORKERS)]
+    cluster = k8s["DaskCluster/llmcompiler"]
+    gpu_group = next(d for key, d in k8s.items() if key.startswith("DaskWorkerGroup/"))
+    k8s_args = [
+        container["args"]
+        for spec in (cluster["spec"]["scheduler"], cluster["spec"]["worker"], gpu_group["spec"]["worker"])
+        for container in spec["spec"]["containers"]
+    ]
+    for args in compose_commands + k8s_args:
+        assert LATENCY_MODULE in preloads(args), args

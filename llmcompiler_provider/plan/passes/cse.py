@@ -19,7 +19,10 @@ from llmcompiler_provider.plan.signature import ToolSignature
 
 def call_key(task: Task) -> tuple:
     """A hashable key equal for two tasks exactly when they make the same call."""
-    return (task.tool, _frozen(task.args), _frozen(task.kwargs))
+    args = _frozen(task.args) if task.args else ()
+    # keyword names are strings: only the values need freezing
+    kwargs = [(name, v if v.__class__ is str else _frozen(v)) for name, v in task.kwargs.items()]
+    return (task.tool, args, *kwargs)
 
 
 def _frozen(value: Any) -> Any:

@@ -13,11 +13,17 @@ the group, hence similar cost estimates):
   (the same upstream Dask tasks) and have a similar cost estimate (within a
   factor of two) join one unit, as long as they wait without holding a core:
   coroutine tools (``ToolSignature.is_async``), up to ``MAX_ASYNC_GROUP`` per
-  unit, or short blocking calls (cost up to ``SHORT_S``) up to ``SHORT_BUDGET_S``
-  of estimated work per unit (were they CPU-bound, a unit of them would run one
-  after another). Long blocking calls stay alone so that worker processes run
-  them in parallel, and calls with resources stay alone so that each holds its
-  own slot (a GPU slot is never shared by two calls of one unit).
+  unit; blocking calls declared to wait on I/O (``ToolSignature.blocking_io``),
+  up to ``MAX_THREAD_GROUP`` per unit, each on a thread of its own; or short
+  blocking calls (cost up to ``SHORT_S``) up to ``SHORT_BUDGET_S`` of estimated
+  work per unit (were they CPU-bound, a unit of them would run one after
+  another). Coroutine and blocking-I/O calls form separate groups: a unit made
+  only of coroutine calls runs on the worker's event loop without taking a
+  worker thread, and one blocking call would cost it that. Other long blocking
+  calls stay alone, since the pass cannot tell their waiting from computing:
+  worker processes run them in parallel. Calls with resources stay alone so
+  that each holds its own slot (a GPU slot is never shared by two calls of one
+  unit), and batched calls are never grouped as coroutine or blocking-I/O calls.
 * **Chains.** A unit whose results are read by exactly one other unit fuses
   into it when that unit waits for nothing the first did not already wait for,
   and both need the same resources. Neither could start earlier apart, and a
@@ -28,6 +34,8 @@ the group, hence similar cost estimates):
   into units of up to ``MAX_ISLAND`` calls (an island is never split; a larger
   one is left to the other rules): no call waits for anything but its own
   inputs, and the islands cost one Dask task (their calls wait on one event loop).
+  Blocking-I/O calls make no islands: an island may hold thousands of calls,
+  and each of those would hold a thread.
 
 Islands and siblings are grouped in plan order, so a unit only ever depends on
 units created before it (an island on none), and chain fusion merges a unit into
@@ -37,7 +45,6 @@ its only consumer; the unit graph stays acyclic. Linear in tasks plus references
 
 from __future__ import annotations
 
-import gc
 import math
 from dataclasses import replace
 from typing import Mapping
@@ -51,6 +58,14 @@ SHORT_S = 0.05
 SHORT_BUDGET_S = 0.1
 #: coroutine calls one unit of siblings may hold
 MAX_ASYNC_GROUP = 512
+#: blocking-I/O calls one unit of siblings may hold. Each holds a thread of the unit while it waits
+#: (``execution.units`` sizes its pool to this), which is cheap but not free: 64 covers a planner's
+#: widest fan-outs in one Dask task, and a wider one is split into units that Dask places on
+#: different workers, so the Python work around each wait (building requests, parsing replies,
+#: under one interpreter lock per process) is still spread over processes.
+MAX_THREAD_GROUP = 64
+#: what one unit of siblings of each kind may hold: seconds of estimated work (short) or calls
+_GROUP_LIMIT = {"short": SHORT_BUDGET_S, "async": MAX_ASYNC_GROUP, "blocking_io": MAX_THREAD_GROUP}
 #: coroutine calls one unit of islands may hold (a larger island is split by the other rules)
 MAX_ISLAND = 5000
 
@@ -58,20 +73,12 @@ MAX_ISLAND = 5000
 def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     if not graph.tasks:
         return graph
-    # the pass allocates many small containers and frees no cycles: the cyclic collector would
-    # only re-scan the whole graph again and again (half the pass's time on 20k calls)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        producers = _producers(graph)
-        kinds = _kinds(graph, catalogue)
-        coroutines = any(kind == "async" for kind, _ in kinds.values())
-        islands = _coroutine_islands(graph, producers, kinds) if coroutines else {}
-        units, upstream = _siblings(graph, producers, kinds, islands)
-        return replace(graph, units=_fuse_chains(graph, units, upstream))
-    finally:
-        if collecting:
-            gc.enable()
+    producers = _producers(graph)
+    kinds = _kinds(graph, catalogue)
+    coroutines = any(kind == "async" for kind, _ in kinds.values())
+    islands = _coroutine_islands(graph, producers, kinds) if coroutines else {}
+    units, upstream = _siblings(graph, producers, kinds, islands)
+    return replace(graph, units=_fuse_chains(graph, units, upstream))
 
 
 def _producers(graph: TaskGraph) -> dict[int, list[int]]:
@@ -112,7 +119,7 @@ def _siblings(
     (tasks come in dependency order)."""
     units: list[list[int]] = []
     upstream: list[set[int]] = []
-    load: list[float] = []  # per unit: estimated seconds (blocking calls) or calls (coroutines)
+    load: list[float] = []  # per unit: estimated seconds (short calls) or calls (coroutines, blocking I/O)
     unit_of: dict[int, int] = {}
     open_group: dict[tuple, int] = {}  # (upstream units, kind, cost class) -> unit still taking members
     island_unit: dict[int, int] = {}  # island unit number -> unit
@@ -130,9 +137,9 @@ def _siblings(
         weight = 0.0
         if kind is not None and island is None:
             key = (frozenset(sources), kind, cost_class)
-            weight = 1.0 if kind == "async" else task.cost
+            weight = task.cost if kind == "short" else 1.0
             index = open_group.get(key)
-            if index is not None and load[index] + weight <= (MAX_ASYNC_GROUP if kind == "async" else SHORT_BUDGET_S):
+            if index is not None and load[index] + weight <= _GROUP_LIMIT[kind]:
                 units[index].append(task.id)
                 load[index] += weight
                 unit_of[task.id] = index
@@ -186,13 +193,17 @@ def _coroutine_islands(
 
 
 def _classify(task: Task, catalogue: Mapping[str, ToolSignature]) -> tuple[str | None, int]:
-    """(``async`` or ``short`` for calls that may share a unit with siblings, else None; cost class)."""
+    """(``async``, ``blocking_io`` or ``short`` for calls that may share a unit with siblings, else None;
+    cost class)."""
     cost_class = math.floor(math.log2(task.cost * 1000)) if task.cost > 0 and math.isfinite(task.cost) else -1
     if task.resources:
         return None, cost_class
     signature = catalogue.get(task.tool)
-    if signature is not None and signature.is_async and not task.batch_of:
-        return "async", cost_class
+    if signature is not None and not task.batch_of:
+        if signature.is_async:
+            return "async", cost_class
+        if signature.blocking_io:  # holds a thread while it waits, not a core
+            return "blocking_io", cost_class
     return ("short" if 0 <= task.cost <= SHORT_S else None), cost_class
 
 
@@ -225,8 +236,9 @@ def _fuse_chains(graph: TaskGraph, units: list[list[int]], upstream: list[set[in
 
 def _resources(graph: TaskGraph, members: list[int]) -> tuple:
     """The merged resources of a unit, as the dispatcher merges them."""
+    tasks = graph.tasks
     merged: dict[str, float] = {}
     for task_id in members:
-        for name, amount in graph.tasks[task_id].resources.items():
+        for name, amount in tasks[task_id].resources.items():
             merged[name] = max(merged.get(name, 0), amount)
-    return tuple(sorted(merged.items()))
+    return tuple(sorted(merged.items())) if merged else ()

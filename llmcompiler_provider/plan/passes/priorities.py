@@ -22,16 +22,16 @@ _LONGEST = 10**9  # seconds: bounds an absurd or infinite estimate
 
 def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     tasks = graph.tasks
-    dependents: dict[int, list[int]] = {task_id: [] for task_id in tasks}
-    for task in tasks.values():
-        for dep in task.deps:
-            upstream = dep if dep in dependents else graph.resolve(dep)
-            if upstream in dependents and upstream != task.id:
-                dependents[upstream].append(task.id)
+    # backwards, a task comes after every task that reads it: its longest path is final when it is
+    # reached, and it raises the longest path below each task it reads (no list of readers is built)
+    below: dict[int, float] = {}  # task id -> longest path among the tasks that read it, so far
     longest: dict[int, float] = {}
     for task in reversed(tasks.values()):
-        after = max((longest.get(d, 0.0) for d in dependents[task.id]), default=0.0)
-        longest[task.id] = _cost(task.cost) + after
+        total = longest[task.id] = _cost(task.cost) + below.get(task.id, 0.0)
+        for dep in task.deps:
+            upstream = dep if dep in tasks else graph.resolve(dep)
+            if upstream in tasks and upstream != task.id and below.get(upstream, 0.0) < total:
+                below[upstream] = total
     updated = {
         task_id: task if task.priority == (p := round(longest[task_id] * SCALE)) else task.with_(priority=p)
         for task_id, task in tasks.items()
