@@ -231,8 +231,14 @@ class Dispatcher:
             self.client.cancel(list(unfinished.values()), force=True)
 
     def release(self) -> None:
-        """Drop this iteration's futures (Dask frees their results) and anything sent ahead for them."""
+        """Drop this iteration's futures (Dask frees their results) and anything sent ahead for them.
+
+        Each future is released now rather than when Python frees it: a traceback caught
+        while waiting (Dask's ``sync`` keeps its exception in a reference cycle) can hold
+        the futures until the cyclic collector runs, minutes later in a long-lived process."""
         self.inbox.forget(list(self.futures))
+        for future in self.futures.values():
+            future.release()
         self.futures = {}
 
     def reset(self) -> None:
