@@ -161,6 +161,7 @@ class LLMCompilerRun:
             records = dispatcher.records(observations, graph, with_reschedules=False)
             result.plans.append(PlanIteration(len(result.plans), text, records, graph.thought))
             self.on_event("finished", {"iteration": iteration, "tasks": len(records)})
+            dispatcher.ask_reschedules()  # answered while the joiner runs
             try:
                 if self.llm is None or self.prompt is None:
                     return  # no joiner: the observations are the result

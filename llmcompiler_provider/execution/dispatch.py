@@ -177,9 +177,7 @@ class Dispatcher:
         """What is known now, without waiting: finished units' observations, the rest as failures.
 
         Results sent ahead (``execution/inbox.py``) are taken as they are; the others are
-        fetched in one round trip. The scheduler's reschedule counts (for ``records``) are
-        asked for at the same time and read only when a record needs them."""
-        self._reschedule_query = self._ask_reschedules()
+        fetched in one round trip."""
         observations: dict[int, Observation] = {}
         to_fetch = []
         for key, future in self.futures.items():
@@ -199,22 +197,27 @@ class Dispatcher:
                 observations.update(results)
         return observations
 
-    def _ask_reschedules(self) -> concurrent.futures.Future | None:
-        """The scheduler's reschedule counts of this attempt's units, asked for on the client's
-        event loop without waiting for the answer (``reschedules()`` reads it)."""
+    def ask_reschedules(self) -> None:
+        """Ask the scheduler for the reschedule counts of this attempt's units, on the client's
+        event loop, without waiting for the answer (``reschedules()`` reads it). The run loop
+        asks once the observations are in and the joiner is about to start: asked earlier, the
+        query's message competes with collecting the observations for this process's GIL."""
+        self._reschedule_query = None
         if not self.futures:
-            return None
+            return
         query = self.client.run_on_scheduler(_suspicious_counts, keys=list(self.futures), asynchronous=True)
         try:
-            return asyncio.run_coroutine_threadsafe(query, self.client.loop.asyncio_loop)
+            self._reschedule_query = asyncio.run_coroutine_threadsafe(query, self.client.loop.asyncio_loop)
         except RuntimeError:  # the client is closed (the run was killed): nothing to ask
             query.close()
-            return None
 
     def reschedules(self) -> dict[str, int]:
         """Unit key -> times a worker died while running it (Dask ran it again, or gave up with
-        ``KilledWorker``), as the scheduler counted at the last ``observations()``; ``{}`` when
-        the scheduler could not say (the tool-level attempts still stand)."""
+        ``KilledWorker``), as the scheduler counts them now or counted at the last
+        ``ask_reschedules()``; ``{}`` when the scheduler could not say (the tool-level attempts
+        still stand)."""
+        if self._reschedule_query is None:
+            self.ask_reschedules()
         query = self._reschedule_query
         if query is None:
             return {}
