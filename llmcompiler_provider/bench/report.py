@@ -217,7 +217,10 @@ def to_markdown(data: dict[str, Any], images: dict[str, str] | None = None) -> s
         f"after: {_load(m.get('load_average_after'))}."
         + (f" Two processes run the same pure-Python work {m['two_process_scaling']:.2f}x as fast as one "
            "(measured before the suite: the ceiling of the CPU-bound workload's speedup)."
-           if m.get("two_process_scaling") else ""),
+           if m.get("two_process_scaling") else "")
+        + (f" The hypervisor gave {m['cpu_stolen_share']:.1%} of this virtual machine's CPU time to other guests "
+           "during the suite (steal time in /proc/stat; it slows every executor alike)."
+           if m.get("cpu_stolen_share") is not None else ""),
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in data["versions"].items()) + ".",
         "",

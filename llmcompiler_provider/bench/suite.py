@@ -110,6 +110,26 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def cpu_times() -> tuple[int, int] | None:
+    """(stolen, total) CPU time of this machine so far, in clock ticks (Linux's ``/proc/stat``):
+    the time the hypervisor gave to other guests counts as stolen. None where it cannot be read."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 8:
+        return None
+    return fields[7], sum(fields[:8])  # user nice system idle iowait irq softirq steal
+
+
+def stolen_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of CPU time stolen between two ``cpu_times()`` readings."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -134,6 +154,7 @@ def run_suite(
     from llmcompiler_provider.execution.cluster import ClusterOptions, open_client
 
     progress = progress or Progress(enabled=False)
+    cpu_before = cpu_times()
     # before the cluster starts: its worker processes spend their first seconds importing
     crunch_work = calibrate_crunch()
     scaling = process_scaling(crunch_work)
@@ -194,6 +215,7 @@ def run_suite(
     ]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     result.machine["load_average_after"] = list(load) if load else None
+    result.machine["cpu_stolen_share"] = stolen_share(cpu_before, cpu_times())
     progress.done()
     return result
 

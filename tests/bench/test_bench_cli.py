@@ -31,6 +31,7 @@ def test_the_smoke_suite_writes_json_of_the_documented_shape(smoke):
     data = json.loads((out / "results.json").read_text())
     assert {"machine", "versions", "results", "compile"} <= set(data)
     assert data["machine"]["cpus"] and data["versions"]["distributed"]
+    assert 0.0 <= data["machine"]["cpu_stolen_share"] < 1.0  # Linux: read from /proc/stat
     executors = {r["executor"] for r in data["results"]}
     assert {"llmcompiler", "llmcompiler-streamed", "dask-submit", "asyncio-poll-10ms", "sequential"} <= executors
     for row in data["results"]:
@@ -52,6 +53,7 @@ def test_the_report_names_its_command_and_the_charts_are_pngs(smoke):
     done, out = smoke
     report = (out / "benchmarks.md").read_text()
     assert "llmcompiler bench --suite smoke" in report and "## Targets" in report
+    assert "of this virtual machine's CPU time to other guests" in report
     assert "![overhead per call](img/overhead.png)" in report
     for name in ("overhead.png", "compile.png"):
         assert (out / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
