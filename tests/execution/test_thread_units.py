@@ -19,6 +19,11 @@ def slow(label: str, after: object = None) -> str:
     return f"{label}<{after}>" if after is not None else label
 
 
+def slower(label: str) -> str:
+    time.sleep(0.5)
+    return label
+
+
 def broken(label: str) -> str:
     raise ValueError(f"{label} is broken")
 
@@ -36,14 +41,14 @@ def call(task_id: int, fn, *args, deps=()) -> Call:
 
 
 def test_siblings_overlap_and_a_consumer_starts_after_its_inputs():
-    calls = [call(1, slow, "a"), call(2, slow, "b"), call(3, slow, "c", Ref(1), deps={1}),
+    calls = [call(1, slow, "a"), call(2, slower, "b"), call(3, slow, "c", Ref(1), deps={1}),
              call(4, slow, "d", Ref(3), deps={3})]
     results = run_unit(calls)
 
     assert [results[i].value for i in (1, 2, 3, 4)] == ["a", "b", "c<a>", "d<c<a>>"]
     assert max(results[1].start, results[2].start) < min(results[1].stop, results[2].stop)  # overlapped
     assert results[3].start >= results[1].stop and results[4].start >= results[3].stop
-    assert results[3].start < results[2].stop  # waited for its own input only, not for the sibling
+    assert results[3].start < results[2].stop  # waited for its own input only, not for the slower sibling
     assert len({results[i].thread for i in (1, 2)}) == 2
 
 
