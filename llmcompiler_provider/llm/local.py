@@ -8,6 +8,7 @@ stream): exhaust or ``close()`` the iterator ``stream`` returns to release it.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import importlib.util
 import os
@@ -117,6 +118,16 @@ def load_model(path: str, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None =
         _loaded[key] = loaded
         _load_counts[key[0]] = _load_counts.get(key[0], 0) + 1
         return loaded
+
+
+@atexit.register
+def close_models() -> None:
+    """Free the cached models' native memory before the interpreter tears its modules down
+    (llama-cpp's own finalizer, run after that, fails and prints a traceback at exit)."""
+    with _registry_lock:
+        for model in _loaded.values():
+            model.llama.close()
+        _loaded.clear()
 
 
 def load_count(path: str | None = None) -> int:

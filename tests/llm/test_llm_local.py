@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -136,3 +138,19 @@ def test_a_call_waiting_for_a_busy_model_times_out_instead_of_hanging(local_mode
         next(holding)
         with pytest.raises(LLMTimeout, match="stayed busy with another generation for 0.2s"):
             local_model.complete(COUNTING, max_tokens=2, timeout=0.2)
+
+
+def test_cached_models_are_closed_at_exit_and_a_later_load_starts_fresh():
+    code = (
+        "from llmcompiler_provider.llm import local\n"
+        "path = local.local_model_path()\n"
+        "first = local.load_model(path)\n"
+        "local.close_models()\n"
+        "again = local.load_model(path)\n"
+        "assert again is not first and local.load_count(path) == 2\n"
+        "print(len(again.llama.tokenize(b'hello there')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 0  # the reloaded model works
+    assert "Exception ignored" not in done.stderr  # the exit closed it before the modules went away
