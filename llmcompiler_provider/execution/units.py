@@ -316,31 +316,22 @@ async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: st
     Completions are handled in done-callbacks (constant work per call, however many
     calls are in flight), not by waiting on the whole set of running calls each time.
     """
-    waiting, dependents = _inputs_inside(calls)
+    progress = _UnitProgress(calls, known)
     pool = _blocking_pool() if any(not is_coroutine_call(call) for call in calls) else None
     loop = asyncio.get_running_loop()
     all_done = loop.create_future()
     running: set[asyncio.Future] = set()
-    produced: dict[int, Observation] = {}
-    left = len(calls)
 
     def finished(i: int, future: asyncio.Future) -> None:
-        nonlocal left
         running.discard(future)
         if all_done.done():
             return
         if future.cancelled() or future.exception() is not None:  # not a tool's failure: a bug or a cancel
             all_done.set_exception(future.exception() or asyncio.CancelledError())
             return
-        results = future.result()
-        produced.update(results)
-        known.update(results)
-        left -= 1
-        for j in dependents[i]:
-            waiting[j].discard(i)
-            if not waiting[j]:
-                launch(j)
-        if left == 0:
+        for j in progress.finish(i, future.result()):
+            launch(j)
+        if progress.complete:
             all_done.set_result(None)
 
     def launch(i: int) -> None:
@@ -353,15 +344,14 @@ async def _dataflow(calls: list[Call], known: dict[int, Observation], worker: st
         future.add_done_callback(lambda f, i=i: finished(i, f))
 
     try:
-        for i, inputs in enumerate(waiting):
-            if not inputs:
-                launch(i)
-        if left:
+        for i in progress.ready_at_start():
+            launch(i)
+        if not progress.complete:
             await all_done
     finally:
         for future in list(running):
             future.cancel()
-    return produced
+    return progress.produced
 
 
 def _thread_dataflow(calls: list[Call], known: dict[int, Observation], worker: str) -> dict[int, Observation]:
@@ -369,35 +359,22 @@ def _thread_dataflow(calls: list[Call], known: dict[int, Observation], worker: s
     shared blocking pool, and the thread that finishes a call starts the calls it made ready.
     (An event loop for such a unit costs 1 to 7 ms per 64 calls here: the loop's start, and a
     cross-thread wake-up of it for every call that finishes.)"""
-    if not calls:
-        return {}
-    waiting, dependents = _inputs_inside(calls)
+    progress = _UnitProgress(calls, known)
     pool = _blocking_pool()
     lock = threading.Lock()
     all_done = threading.Event()
-    produced: dict[int, Observation] = {}
     errors: list[BaseException] = []
     submitted: list[concurrent.futures.Future] = []
-    left = len(calls)
 
     def finished(i: int, future: concurrent.futures.Future) -> None:
-        nonlocal left
         error = future.exception() if not future.cancelled() else concurrent.futures.CancelledError()
         if error is not None:  # not a tool's failure (run_call records those): a bug or a cancel
             errors.append(error)
             all_done.set()
             return
-        results = future.result()
         with lock:
-            produced.update(results)
-            known.update(results)
-            left -= 1
-            ready = []
-            for j in dependents[i]:
-                waiting[j].discard(i)
-                if not waiting[j]:
-                    ready.append(j)
-            if left == 0:
+            ready = progress.finish(i, future.result())
+            if progress.complete:
                 all_done.set()
         for j in ready:
             launch(j)
@@ -407,26 +384,50 @@ def _thread_dataflow(calls: list[Call], known: dict[int, Observation], worker: s
         submitted.append(future)
         future.add_done_callback(lambda f, i=i: finished(i, f))
 
-    for i in [i for i, inputs in enumerate(waiting) if not inputs]:
+    for i in progress.ready_at_start():
         launch(i)
-    all_done.wait()
+    if not progress.complete:
+        all_done.wait()
     if errors:
         for future in submitted:
             future.cancel()
         raise errors[0]
-    return produced
+    return progress.produced
 
 
-def _inputs_inside(calls: list[Call]) -> tuple[list[set[int]], list[list[int]]]:
-    """For each call (by position): the positions of its inputs inside the unit, and of the calls
-    that take its result."""
-    index = {member: i for i, call in enumerate(calls) for member in (call.task_id, *call.batch_of)}
-    waiting = [{index[d] for d in call.deps if d in index and index[d] != i} for i, call in enumerate(calls)]
-    dependents: list[list[int]] = [[] for _ in calls]
-    for i, inputs in enumerate(waiting):
-        for j in inputs:
-            dependents[j].append(i)
-    return waiting, dependents
+class _UnitProgress:
+    """The bookkeeping both dataflows share: which calls (by position) still wait for inputs
+    inside the unit, what the finished ones produced, and which calls each completion makes ready."""
+
+    def __init__(self, calls: list[Call], known: dict[int, Observation]) -> None:
+        index = {member: i for i, call in enumerate(calls) for member in (call.task_id, *call.batch_of)}
+        self.waiting = [{index[d] for d in call.deps if d in index and index[d] != i} for i, call in enumerate(calls)]
+        self.dependents: list[list[int]] = [[] for _ in calls]
+        for i, inputs in enumerate(self.waiting):
+            for j in inputs:
+                self.dependents[j].append(i)
+        self.known = known
+        self.produced: dict[int, Observation] = {}
+        self.left = len(calls)
+
+    @property
+    def complete(self) -> bool:
+        return self.left == 0
+
+    def ready_at_start(self) -> list[int]:
+        return [i for i, inputs in enumerate(self.waiting) if not inputs]
+
+    def finish(self, i: int, results: dict[int, Observation]) -> list[int]:
+        """Record call ``i``'s observations; the positions of the calls that are ready now."""
+        self.produced.update(results)
+        self.known.update(results)
+        self.left -= 1
+        ready = []
+        for j in self.dependents[i]:
+            self.waiting[j].discard(i)
+            if not self.waiting[j]:
+                ready.append(j)
+        return ready
 
 
 #: threads for blocking calls, at most: enough for every Dask thread of a worker to run a unit of
