@@ -4,6 +4,7 @@ dependents, and an error that is not a tool's ends the unit instead of hanging i
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -12,16 +13,12 @@ from llmcompiler_provider.execution.units import Call, run_unit
 from llmcompiler_provider.plan.ir import Ref
 
 pytestmark = pytest.mark.timeout(60)  # a dataflow that loses a completion waits forever: fail instead
+WAIT_S = 30.0
 
 
 def slow(label: str, after: object = None) -> str:
     time.sleep(0.05)
     return f"{label}<{after}>" if after is not None else label
-
-
-def slower(label: str) -> str:
-    time.sleep(0.5)
-    return label
 
 
 def broken(label: str) -> str:
@@ -41,14 +38,22 @@ def call(task_id: int, fn, *args, deps=()) -> Call:
 
 
 def test_siblings_overlap_and_a_consumer_starts_after_its_inputs():
-    calls = [call(1, slow, "a"), call(2, slower, "b"), call(3, slow, "c", Ref(1), deps={1}),
-             call(4, slow, "d", Ref(3), deps={3})]
+    started = {label: threading.Event() for label in "abcd"}
+
+    def meets(label: str, waits_for: str | None = None, after: object = None) -> str:
+        """Marks its start, then returns only once ``waits_for`` has started too: both ran at once."""
+        started[label].set()
+        if waits_for is not None and not started[waits_for].wait(WAIT_S):
+            raise TimeoutError(f"{label} never saw {waits_for} start")
+        return f"{label}<{after}>" if after is not None else label
+
+    calls = [call(1, meets, "a", "b"), call(2, meets, "b", "c"), call(3, meets, "c", None, Ref(1), deps={1}),
+             call(4, meets, "d", None, Ref(3), deps={3})]
     results = run_unit(calls)
 
+    # 1 ended only after its sibling 2 started; 2 ended only after 3 (waiting for 1, not for 2) started
     assert [results[i].value for i in (1, 2, 3, 4)] == ["a", "b", "c<a>", "d<c<a>>"]
-    assert max(results[1].start, results[2].start) < min(results[1].stop, results[2].stop)  # overlapped
     assert results[3].start >= results[1].stop and results[4].start >= results[3].stop
-    assert results[3].start < results[2].stop  # waited for its own input only, not for the slower sibling
     assert len({results[i].thread for i in (1, 2)}) == 2
 
 
