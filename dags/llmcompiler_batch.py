@@ -1,10 +1,11 @@
-"""A daily batch of questions, one mapped LLMCompiler run each, then a summary of the batch from the store.
+"""A daily batch of questions, one mapped LLMCompiler run each, then a summary that fails on failed prompts.
 
     airflow dags test llmcompiler_batch
+    airflow dags test llmcompiler_batch --conf '{"questions": ["How long is the Nile?", "..."]}'
 
-``summarize`` reads this DAG run's runs back from the metrics store and returns
-runs, failures, mean wall time and speedup, and tokens; it runs even when some
-questions failed.
+``summarize`` (``LLMCompilerBatchSummaryOperator``) runs even when questions failed,
+logs every question's outcome and run id, and fails the DAG run when more than
+``max_failed_fraction`` of them failed (0: any failure), naming them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
+from llmcompiler_provider.operators.batch_summary import LLMCompilerBatchSummaryOperator
 from llmcompiler_provider.operators.llmcompiler import LLMCompilerOperator
 
 STORE_CONN_ID = None  # the default store; or an Airflow connection id / SQLAlchemy URL
@@ -31,27 +33,20 @@ QUESTIONS = [
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["llmcompiler", "example"],
+    params={"questions": Param(QUESTIONS, type="array", items={"type": "string"}, minItems=1)},
     doc_md=__doc__,
 )
 def llmcompiler_batch() -> None:
+    @task
+    def questions(params: dict[str, Any] | None = None) -> list[str]:  # Airflow passes the DAG run's params
+        return list((params or {})["questions"])
+
     answers = LLMCompilerOperator.partial(
         task_id="ask", toolset="demo", max_replans=0, store_conn_id=STORE_CONN_ID
-    ).expand(prompt=QUESTIONS)
-
-    @task(trigger_rule="all_done")
-    def summarize() -> dict[str, Any]:
-        from airflow.sdk import get_current_context
-
-        from llmcompiler_provider.hooks.store import MetricsStoreHook
-        from llmcompiler_provider.operators.report import batch_summary, latest_per_task
-        from llmcompiler_provider.store import list_runs
-
-        ti = get_current_context()["ti"]
-        runs = list_runs(MetricsStoreHook(STORE_CONN_ID).get_url(), dag_id=ti.dag_id, limit=1000)
-        batch = [r for r in runs if (r.get("airflow") or {}).get("run_id") == ti.run_id]
-        return batch_summary(latest_per_task(batch))
-
-    answers >> summarize()
+    ).expand(prompt=questions())
+    answers >> LLMCompilerBatchSummaryOperator(
+        task_id="summarize", batch_task_id="ask", max_failed_fraction=0.0, store_conn_id=STORE_CONN_ID
+    )
 
 
 llmcompiler_batch()

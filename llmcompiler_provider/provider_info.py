@@ -57,5 +57,5 @@ PROVIDER_INFO: dict = {
         },
     ],
     "extra-links": ["llmcompiler_provider.links.LLMCompilerRunLink"],
-    "plugins": [{"name": "llmcompiler", "plugin-class": "llmcompiler_provider.ui.plugin.LLMCompilerPlugin"}],
+    # the UI plugin is registered through the ``airflow.plugins`` entry point (see ui/plugin.py)
 }

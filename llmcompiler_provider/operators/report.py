@@ -141,3 +141,69 @@ def batch_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "completion_tokens": sum(int((r.get("tokens") or {}).get("completion") or 0) for r in runs),
         "run_ids": [r["run_id"] for r in runs],
     }
+
+
+def _map_index(state_key: str, task_id: str) -> int | None:
+    """``get_task_states`` names a mapped task instance ``<task_id>_<map_index>``, an unmapped one
+    ``<task_id>``; None for another task's key."""
+    if state_key == task_id:
+        return -1
+    prefix, _, index = state_key.rpartition("_")
+    return int(index) if prefix == task_id and index.isdigit() else None
+
+
+def prompt_outcomes(task_id: str, states: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per task instance of ``task_id`` (``states``: Airflow's task states of one DAG run)
+    with its latest recorded run: ``map_index``, ``state``, ``status``, ``run_id``, ``error``.
+
+    A task instance that recorded no run (killed before it could, or never started) is still a
+    row, failed with its task state as the cause."""
+    by_index = {(r.get("airflow") or {}).get("map_index"): r for r in latest_per_task(runs)}
+    rows = []
+    for key, state in states.items():
+        index = _map_index(key, task_id)
+        if index is None:
+            continue
+        run = by_index.get(index)
+        state = str(state) if state is not None else "none"
+        if run is None:
+            status, error = ("failed", f"no run recorded (task state {state})")
+        elif state != "success" and run.get("status") == "success":
+            status, error = "failed", f"the task ended {state} after its run succeeded"
+        else:
+            status, error = run.get("status"), run.get("error")
+        rows.append({"map_index": index, "state": state, "status": status,
+                     "run_id": run.get("run_id") if run else None, "error": error})
+    return sorted(rows, key=lambda row: row["map_index"])
+
+
+def summarize_outcomes(outcomes: list[dict[str, Any]], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """``batch_summary`` of the recorded runs, counted over every prompt, with each prompt's row."""
+    summary = batch_summary(latest_per_task(runs))
+    failed = [row for row in outcomes if row["status"] != "success"]
+    summary.update(
+        runs=len(outcomes),
+        succeeded=len(outcomes) - len(failed),
+        failed=len(failed),
+        failed_map_indexes=[row["map_index"] for row in failed],
+        prompts=outcomes,
+    )
+    return summary
+
+
+def batch_verdict(outcomes: list[dict[str, Any]], max_failed_fraction: float) -> str | None:
+    """None when few enough prompts failed; otherwise one line naming each failed prompt."""
+    failed = [row for row in outcomes if row["status"] != "success"]
+    if not failed or len(failed) <= max_failed_fraction * len(outcomes):
+        return None
+    named = "; ".join(
+        f"map index {row['map_index']} (run {row['run_id'] or '-'}: {_first_line(row['error'] or row['status'])})"
+        for row in failed
+    )
+    return (f"{len(failed)} of {len(outcomes)} prompts failed, more than max_failed_fraction="
+            f"{max_failed_fraction:g} allows: {named}")
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

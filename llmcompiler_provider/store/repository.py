@@ -100,12 +100,15 @@ def save_run(result: dict[str, Any], url: str | None = None) -> str:
 def list_runs(
     url: str | None = None,
     *,
-    limit: int = 50,
+    limit: int | None = 50,
     dag_id: str | None = None,
     status: str | None = None,
     since: float | datetime | None = None,
+    airflow_run_id: str | None = None,
+    task_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The most recent runs first, as summaries (no plans, tasks or calls)."""
+    """The most recent runs first, as summaries (no plans, tasks or calls); ``airflow_run_id`` and
+    ``task_id`` select the runs of one DAG run (and task)."""
     query = (
         select(Run)
         .options(defer(Run.answer), defer(Run.metrics))  # a summary shows neither
@@ -116,6 +119,10 @@ def list_runs(
         query = query.where(Run.dag_id == dag_id)
     if status is not None:
         query = query.where(Run.status == status)
+    if airflow_run_id is not None:
+        query = query.where(Run.airflow_run_id == airflow_run_id)
+    if task_id is not None:
+        query = query.where(Run.task_id == task_id)
     if since is not None:
         query = query.where(Run.started >= _since(since))
     with Session(get_engine(url)) as session:

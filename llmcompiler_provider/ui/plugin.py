@@ -6,9 +6,11 @@
   Airflow's UI), and an "LLMCompiler run" tab on each task instance that opens
   the run that task instance recorded.
 
-Airflow finds it through the provider's metadata (``plugins`` in
-``get_provider_info()``, loaded when ``[core] lazy_discover_providers`` is off)
-or through ``plugins/llmcompiler_plugin.py`` in the plugins folder.
+Airflow finds it through the ``airflow.plugins`` entry point of this package
+(setup.cfg), so ``pip install llmcompiler-provider`` is enough: no file in the
+plugins folder. It is not also declared in ``get_provider_info()``: Airflow
+loads those only when providers are discovered eagerly, and would then refuse
+the second copy as an import error.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from llmcompiler_provider.ui.airflow_access import airflow_viewer
 from llmcompiler_provider.ui.app import URL_PREFIX, create_app
 
 PLUGIN_NAME = "llmcompiler"
-PLUGIN_CLASS = "llmcompiler_provider.ui.plugin.LLMCompilerPlugin"
 TASK_INSTANCE_HREF = (
     URL_PREFIX + "/ti?dag_id={DAG_ID}&run_id={RUN_ID}&task_id={TASK_ID}&map_index={MAP_INDEX}"
 )
@@ -47,13 +48,3 @@ class LLMCompilerPlugin(AirflowPlugin):
             "icon": URL_PREFIX + "/icon.svg",
         },
     ]
-
-
-def loaded_through_provider() -> bool:
-    """Whether Airflow loads this plugin from the provider's metadata (so the plugins folder must not)."""
-    from airflow import settings
-
-    from llmcompiler_provider import get_provider_info
-
-    declared = get_provider_info().get("plugins") or []
-    return not settings.LAZY_LOAD_PROVIDERS and any(p.get("plugin-class") == PLUGIN_CLASS for p in declared)

@@ -1,5 +1,5 @@
-"""Dynamic task mapping: ``llmcompiler_batch`` (one store run per mapped prompt, then a summary),
-and templated plans rendered per map index."""
+"""Dynamic task mapping: ``llmcompiler_batch`` (one store run per mapped prompt, then a summary that
+fails the DAG run on failed prompts), and templated plans rendered per map index."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from llmcompiler_provider.store import get_run, list_runs
 pytestmark = pytest.mark.slow
 
 
-def mapped_prompts(dag_id: str, task_id: str) -> list[str]:
-    return list(load_dag(dag_id).get_task(task_id).expand_input.value["prompt"])
+def default_questions() -> list[str]:
+    return list(load_dag("llmcompiler_batch").params["questions"])
 
 
 def test_the_batch_dag_records_one_run_per_prompt_and_summarises_them(run_dag):
-    prompts = mapped_prompts("llmcompiler_batch", "ask")
+    prompts = default_questions()
     dag_run = run_dag("llmcompiler_batch")
 
     states = task_states(dag_run)
     assert sorted(key for key in states if key[0] == "ask") == [("ask", i) for i in range(len(prompts))]
-    assert states[("summarize", -1)] == "success"
+    assert states[("summarize", -1)] == "success" and str(dag_run.state) == "success"
 
     run_ids = {}
     for index, prompt in enumerate(prompts):
@@ -37,12 +37,26 @@ def test_the_batch_dag_records_one_run_per_prompt_and_summarises_them(run_dag):
                 if r["airflow"]["run_id"] == dag_run.run_id]
     summary = xcoms(dag_run, "summarize")["return_value"]
     assert summary["runs"] == len(prompts) == len(in_store)
-    assert summary["succeeded"] + summary["failed"] == len(prompts)
-    assert summary["succeeded"] == sum(1 for r in in_store if r["status"] == "success")
+    assert (summary["succeeded"], summary["failed"], summary["failed_map_indexes"]) == (len(prompts), 0, [])
+    assert [(p["map_index"], p["run_id"]) for p in summary["prompts"]] == sorted(run_ids.items())
     assert summary["run_ids"] == [run_ids[i] for i in range(len(prompts))]
     assert summary["tasks"] == sum(r["counts"]["tasks"] for r in in_store)
     assert summary["prompt_tokens"] == sum(r["tokens"]["prompt"] for r in in_store) > 0
     assert summary["mean_wall_s"] > 0
+
+
+def test_a_failed_prompt_fails_the_batch_dag_run_and_the_summary_names_it(run_dag):
+    dag_run = run_dag("llmcompiler_batch", run_conf={"questions": ["How long is the Nile?", "   "]})
+
+    states = task_states(dag_run)
+    assert (states[("ask", 0)], states[("ask", 1)]) == ("success", "failed")
+    assert states[("summarize", -1)] == "failed" and str(dag_run.state) == "failed"
+    failed_run_id = xcoms(dag_run, "ask", 1)["run_id"]
+    assert get_run(failed_run_id)["error"] == "the prompt is empty: give a question, or a plan to run"
+    summary = xcoms(dag_run, "summarize")["return_value"]  # still pushed: every prompt is reported
+    assert (summary["runs"], summary["succeeded"], summary["failed_map_indexes"]) == (2, 1, [1])
+    assert [(p["map_index"], p["status"]) for p in summary["prompts"]] == [(0, "success"), (1, "failed")]
+    assert summary["prompts"][1]["run_id"] == failed_run_id
 
 
 def test_mapped_plans_are_rendered_per_map_index_and_run_without_an_llm(run_dag):

@@ -33,6 +33,5 @@ def test_every_module_and_class_the_provider_info_names_imports(airflow_db):
         import_string(class_name)
     manager = ProvidersManager()
     assert "llmcompiler_provider.links.LLMCompilerRunLink" in manager.extra_links_class_names
-    assert {p.plugin_class for p in manager.plugins if p.provider_name == "llmcompiler-provider"} == {
-        "llmcompiler_provider.ui.plugin.LLMCompilerPlugin"
-    }
+    # the plugin comes through the airflow.plugins entry point, not the provider info (see ui/plugin.py)
+    assert [p.plugin_class for p in manager.plugins if p.provider_name == "llmcompiler-provider"] == []

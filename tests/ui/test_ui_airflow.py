@@ -21,12 +21,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from browser_support import REPO, chromium, free_port, watch
+from browser_support import chromium, free_port, watch
 from ui_samples import MAIN_AIRFLOW, SeededStore, seed
 
 pytestmark = pytest.mark.slow
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-PLUGINS_FOLDER = REPO / "plugins"
 SERVER_START_TIMEOUT_S = 90
 ADMIN_PASSWORD = "admin-password-for-tests"
 TASK_INSTANCE_VIEW = "LLMCompiler run"
@@ -57,6 +56,7 @@ def setup(tmp_path_factory) -> AirflowSetup:
     """A migrated Airflow home, and the environment to run Airflow in (nothing from other Airflow homes)."""
     home = tmp_path_factory.mktemp("airflow-home")
     (home / "dags").mkdir()
+    (home / "plugins").mkdir()  # empty: the plugin comes with the package
     store = seed(f"sqlite:///{home / 'metrics.db'}")
     (home / "passwords.json").write_text(json.dumps({"admin": ADMIN_PASSWORD}))
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "LLMCOMPILER"))}
@@ -65,7 +65,7 @@ def setup(tmp_path_factory) -> AirflowSetup:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret-for-the-ui-tests-0123456789",
@@ -117,9 +117,9 @@ def token(api_server: str) -> str:
     return response.json()["access_token"]
 
 
-def test_airflow_plugins_lists_the_plugin_from_the_plugins_folder(setup: AirflowSetup):
+def test_airflow_plugins_lists_the_plugin_the_package_installs(setup: AirflowSetup):
     [plugin] = [p for p in listed_plugins(setup) if p["name"] == "llmcompiler"]
-    assert plugin["source"] == "$PLUGINS_FOLDER/llmcompiler_plugin.py"
+    assert plugin["source"].startswith("llmcompiler-provider==")  # the airflow.plugins entry point
     apps = [(a["url_prefix"], a["name"]) for a in plugin["fastapi_apps"]]
     assert apps == [("/llmcompiler", "LLMCompiler runs")]
     views = {view["name"]: view for view in plugin["external_views"]}
@@ -128,12 +128,10 @@ def test_airflow_plugins_lists_the_plugin_from_the_plugins_folder(setup: Airflow
     assert views[TASK_INSTANCE_VIEW]["href"].startswith("/llmcompiler/ti?dag_id={DAG_ID}&run_id={RUN_ID}")
 
 
-def test_the_provider_registers_the_plugin_once_even_beside_the_plugins_folder(setup: AirflowSetup, tmp_path):
-    eager = {"AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False"}
-    from_provider = listed_plugins(setup, AIRFLOW__CORE__PLUGINS_FOLDER=str(tmp_path), **eager)
-    assert [p["name"] for p in from_provider].count("llmcompiler") == 1
-    from_both = listed_plugins(setup, **eager)
-    assert [p["name"] for p in from_both].count("llmcompiler") == 1
+def test_the_plugin_is_registered_once_whether_providers_are_discovered_lazily_or_not(setup: AirflowSetup):
+    for lazy in ("True", "False"):
+        listed = listed_plugins(setup, AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS=lazy)
+        assert [p["name"] for p in listed].count("llmcompiler") == 1, lazy
 
 
 def test_the_api_server_refuses_the_pages_without_a_login(api_server: str, setup: AirflowSetup):
