@@ -141,7 +141,7 @@ def run_batch(runs: int, concurrency: int, store_url: str, cluster: ClusterOptio
     done = itertools.count(1)
     warmed_up: list[float] = []  # when a quarter of the runs were done
 
-    with open_client(cluster or ClusterOptions()) as (client, info), MemorySampler() as memory:
+    with open_client(cluster or ClusterOptions(processes=True)) as (client, info), MemorySampler() as memory:
 
         def one(n: int) -> RunResult:
             result = LLMCompilerRun(plan=load_plan(n), config=config, client=client, cluster_info=info).execute()

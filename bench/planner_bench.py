@@ -63,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    with open_client(ClusterOptions()) as (client, info):
+    with open_client(ClusterOptions(processes=True)) as (client, info):
         client.submit(sum, [1]).result()  # warm the workers
         delays = line_to_start(client, args.repeats)
         print(f"line complete -> tool started on a worker ({len(delays)} tasks, {info.kind} cluster, "

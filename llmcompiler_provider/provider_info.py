@@ -58,4 +58,37 @@ PROVIDER_INFO: dict = {
     ],
     "extra-links": ["llmcompiler_provider.links.LLMCompilerRunLink"],
     # the UI plugin is registered through the ``airflow.plugins`` entry point (see ui/plugin.py)
+    "config": {
+        "llmcompiler": {
+            "description": "Defaults of the embedded Dask cluster an LLMCompilerOperator starts when it "
+            "has no dask_conn_id (an operator's embedded_cluster overrides them).",
+            "options": {
+                "embedded_processes": {
+                    "description": "Run the embedded cluster's workers as processes instead of threads of "
+                    "the task process: for CPU-bound Python tools. Threads start in about 30 ms, share the "
+                    "task's loaded model, and let tools use the task's Airflow connections.",
+                    "version_added": "0.1.0",
+                    "type": "boolean",
+                    "example": "True",
+                    "default": "False",
+                },
+                "embedded_workers": {
+                    "description": "Workers of the embedded cluster (each declares one GPU slot when no "
+                    "GPU is visible). With processes, at most the cores the task may use.",
+                    "version_added": "0.1.0",
+                    "type": "integer",
+                    "example": "2",
+                    "default": "2",
+                },
+                "embedded_threads_per_worker": {
+                    "description": "Threads per embedded worker (tools are mostly I/O-bound; threads are "
+                    "started as calls need them).",
+                    "version_added": "0.1.0",
+                    "type": "integer",
+                    "example": "8",
+                    "default": "32",
+                },
+            },
+        }
+    },
 }

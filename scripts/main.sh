@@ -15,4 +15,6 @@ run_id=$(llmcompiler runs list --limit 1 --json | python3 -c 'import json,sys; r
 llmcompiler runs show "$run_id"
 echo
 echo "Full Airflow log: $AIRFLOW_HOME/last_main_job.log"
-echo "See it in the UI: AIRFLOW_HOME=$AIRFLOW_HOME airflow standalone, then http://localhost:8080/llmcompiler/runs/$run_id"
+echo "See it in the Airflow UI (paste this; it starts Airflow with this project's DAGs, store and plugin):"
+echo "  (cd $PWD && . scripts/env.sh && exec airflow standalone)"
+echo "then open http://localhost:8080/llmcompiler/runs/$run_id (the admin password is printed by airflow standalone)"

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from llmcompiler_provider.agent.joiner import JoinDecision, join
 from llmcompiler_provider.agent.planner import PlanFailed, stream_plan
-from llmcompiler_provider.execution.cluster import ClusterOptions, open_client
+from llmcompiler_provider.execution.cluster import ClientStart, ClusterOptions
 from llmcompiler_provider.execution.dispatch import Dispatcher
 from llmcompiler_provider.execution.units import Observation
 from llmcompiler_provider.metrics import figures_for_plans
@@ -96,10 +96,14 @@ class LLMCompilerRun:
             self._validate()
             toolset = load_toolset(self.config.toolset)
             result.toolset = toolset.name
-            if self.client is None:
-                with open_client(self.config.cluster) as (client, info):
-                    self.client, result.cluster = client, info
+            if self.client is None:  # the cluster starts while the planner starts writing
+                start = self.client = ClientStart(self.config.cluster)
+                try:
                     self._iterations(toolset)
+                finally:
+                    result.cluster = start.info or result.cluster
+                    self._release_futures()
+                    start.close()
             else:
                 self._iterations(toolset)
             result.status = "success"

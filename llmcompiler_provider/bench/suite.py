@@ -167,7 +167,7 @@ def run_suite(
          "repeats": spec.repeats, "sequential_repeats": spec.sequential_repeats},
     )
     result.machine["two_process_scaling"] = scaling
-    options = ClusterOptions(n_workers=CLUSTER_WORKERS, threads_per_worker=CLUSTER_THREADS)
+    options = ClusterOptions(n_workers=CLUSTER_WORKERS, threads_per_worker=CLUSTER_THREADS, processes=True)
     progress.stage("starting the embedded Dask cluster")
     with open_client(options) as (client, info):
         result.machine["cluster"] = {

@@ -33,6 +33,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--api-key-env", metavar="VAR", default="OPENAI_API_KEY", help="env var holding the API key")
     parser.add_argument("--max-replans", type=int, default=1, metavar="N")
     parser.add_argument("--scheduler", metavar="ADDR", help="an existing Dask scheduler (default: embedded cluster)")
+    parser.add_argument(
+        "--processes", action="store_true",
+        help="embedded cluster: worker processes instead of threads of this process (for CPU-bound Python tools)",
+    )
+    parser.add_argument("--workers", type=int, metavar="N", help="embedded cluster: workers (default 2)")
+    parser.add_argument("--threads", type=int, metavar="N", help="embedded cluster: threads per worker (default 32)")
     parser.add_argument("--no-stream", action="store_true", help="compile the whole plan before dispatching")
     parser.add_argument("--no-optimize", action="store_true", help="switch the optimizer off")
     parser.add_argument("--disable", action="append", default=[], metavar="PASS", help="switch one optimizer pass off")
@@ -81,7 +87,7 @@ class Progress:
 
 def run(args: argparse.Namespace) -> int:
     from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
-    from llmcompiler_provider.execution.cluster import ClusterOptions
+    from llmcompiler_provider.execution.cluster import DEFAULT_THREADS, ClusterOptions
     from llmcompiler_provider.plan import PlanError
 
     if args.prompt is None and args.plan is None:
@@ -103,7 +109,10 @@ def run(args: argparse.Namespace) -> int:
         streaming=not args.no_stream,
         run_timeout=args.timeout,
         store_url=args.store,
-        cluster=ClusterOptions(address=args.scheduler),
+        cluster=ClusterOptions(
+            address=args.scheduler, processes=args.processes, n_workers=args.workers,
+            threads_per_worker=args.threads or DEFAULT_THREADS,
+        ),
     )
     llm = None
     needs_llm = args.prompt is not None

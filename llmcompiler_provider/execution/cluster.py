@@ -3,6 +3,14 @@
 Without GPUs the embedded cluster is a ``LocalCluster`` whose workers each declare
 ``GPU=1`` slots, so GPU-annotated tools still run one per slot (the run records that
 it used this CPU fallback).
+
+The embedded CPU cluster runs in this process by default (scheduler and workers on
+threads): it starts in about 30 ms where worker processes take 0.5 s and more, tools
+share this process's loaded models, and no child process re-imports this process's
+``__main__`` (under Airflow, the ``airflow`` command, whose import needs a metadata
+database that task processes are denied). ``processes=True`` starts worker processes
+instead, for CPU-bound Python tools; ``worker_env`` is set in their environment
+before they start (Dask's ``distributed.nanny.pre-spawn-environ``).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from llmcompiler_provider.results import ClusterInfo
@@ -23,7 +31,7 @@ log = logging.getLogger(__name__)
 
 GPU_RESOURCE = "GPU"
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 32  # tools are mostly I/O-bound: many threads per worker process
+DEFAULT_THREADS = 32  # tools are mostly I/O-bound: many threads per worker (started as calls need them)
 
 
 class GPUUnavailable(RuntimeError):
@@ -54,7 +62,8 @@ class ClusterOptions:
     n_workers: int | None = None
     threads_per_worker: int = DEFAULT_THREADS
     gpu_slots_per_worker: int = 1  # CPU fallback: GPU slots each worker declares
-    processes: bool = True
+    processes: bool = False  # embedded CPU cluster: workers on threads of this process, or worker processes
+    worker_env: dict[str, str] = field(default_factory=dict)  # worker processes' extra environment
     gpu_fallback: str = "cpu"  # "cpu": run GPU tools on CPU slots; "fail": refuse without GPUs
     security: Any = None  # distributed.Security for TLS, from a Dask connection
     rmm_pool_size: str | None = None  # dask-cuda options, used only with GPUs
@@ -73,7 +82,7 @@ def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, Cluste
         "n_workers": n_workers,
         "threads_per_worker": options.threads_per_worker,
         "resources": {GPU_RESOURCE: 1},
-        "dashboard_address": ":8787" if options.dashboard else ":0",
+        **_dashboard_options(options),
     }
     if options.rmm_pool_size:
         kwargs["rmm_pool_size"] = options.rmm_pool_size
@@ -87,21 +96,59 @@ def _start_cuda_cluster(options: ClusterOptions, gpus: int) -> tuple[Any, Cluste
     return cluster, info
 
 
+def _dashboard_options(options: ClusterOptions) -> dict[str, Any]:
+    """Dask's dashboard only when asked for (it costs 0.4 s to start); the scheduler's HTTP server
+    (health, metrics) on a free port, never clashing with another cluster's 8787."""
+    if options.dashboard:
+        return {"dashboard_address": ":8787"}
+    return {"dashboard_address": ":0", "scheduler_kwargs": {"dashboard": False}}
+
+
+@contextmanager
+def _quiet_dask_logs(quiet: bool) -> Iterator[None]:
+    """Dask's INFO lines (a cluster's start and stop: forty of them) kept out of this process's
+    log while its in-process cluster runs (worker processes' logs are silenced by Dask itself)."""
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    if quiet:
+        logger.setLevel(max(logging.WARNING, previous))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 @contextmanager
 def _worker_config(options: ClusterOptions, *, processes: bool) -> Iterator[dict[str, Any]]:
     """The Dask config the embedded workers run with (``latency.EMBEDDED_WORKER_CONFIG``): set while
     the cluster starts, for in-process workers, and yielded as the nannies' ``config`` argument for
     worker processes, so restarted ones have it too (a nanny's copy of the global config would be
-    reverted in place when the ``dask.config.set`` block ends)."""
-    if not options.low_latency:
-        yield {}
-        return
+    reverted in place when the ``dask.config.set`` block ends). Worker processes also get
+    ``worker_env``, which nannies set before they start a worker."""
     import dask
 
-    from llmcompiler_provider.execution.latency import EMBEDDED_WORKER_CONFIG  # imports distributed
+    config: dict[str, Any] = {}
+    if options.low_latency:
+        from llmcompiler_provider.execution.latency import EMBEDDED_WORKER_CONFIG  # imports distributed
 
-    with dask.config.set(EMBEDDED_WORKER_CONFIG):
-        yield {"config": dict(EMBEDDED_WORKER_CONFIG)} if processes else {}
+        config.update(EMBEDDED_WORKER_CONFIG)
+    if processes and options.worker_env:
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+        config["distributed.nanny.pre-spawn-environ"] = {**environ, **options.worker_env}
+    with dask.config.set(config):
+        yield {"config": dict(config)} if processes and config else {}
+
+
+def embedded_workers(options: ClusterOptions) -> int:
+    """Workers of the embedded CPU cluster: as asked (default two, so two GPU slots on the CPU
+    fallback), and never more worker processes than the cores this process may use: several
+    tasks share a machine, and each starts its own cluster."""
+    wanted = options.n_workers or DEFAULT_WORKERS
+    cores = len(os.sched_getaffinity(0))
+    if options.processes and wanted > cores:
+        log.warning("%d worker processes asked for, %d cores to run them: starting %d", wanted, cores, cores)
+        return cores
+    return wanted
 
 
 def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
@@ -114,15 +161,15 @@ def _start_local_cluster(options: ClusterOptions) -> tuple[Any, ClusterInfo]:
         )
     from distributed import LocalCluster
 
-    n_workers = options.n_workers or DEFAULT_WORKERS
+    n_workers = embedded_workers(options)
     with _worker_config(options, processes=options.processes) as worker_config:
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=options.threads_per_worker,
             processes=options.processes,
             resources={GPU_RESOURCE: options.gpu_slots_per_worker},
-            dashboard_address=":8787" if options.dashboard else ":0",
-            silence_logs=40,
+            **_dashboard_options(options),
+            silence_logs=logging.ERROR,
             **worker_config,
         )
     info = ClusterInfo(
@@ -167,17 +214,54 @@ def open_client(options: ClusterOptions | None = None) -> Iterator[tuple[Any, Cl
         finally:
             client.close()
         return
-    cluster, info = _start_local_cluster(options)
-    client = Client(cluster)
-    try:
-        if options.low_latency:
-            from llmcompiler_provider.execution.latency import tune_embedded_cluster
+    with _quiet_dask_logs(not options.processes):
+        cluster, info = _start_local_cluster(options)
+        client = Client(cluster)
+        try:
+            if options.low_latency:
+                from llmcompiler_provider.execution.latency import tune_embedded_cluster
 
-            tune_embedded_cluster(client)
-        yield client, info
-    finally:
-        client.close()
-        cluster.close()
+                tune_embedded_cluster(client)
+            yield client, info
+        finally:
+            client.close()
+            cluster.close()
+
+
+class ClientStart:
+    """``open_client`` on a background thread, so a run goes on (loading its model, asking the
+    planner) while Dask is imported and its cluster starts; ``wait()`` gives the client, or raises
+    what starting it raised. ``close()`` closes the client (and the embedded cluster)."""
+
+    def __init__(self, options: ClusterOptions) -> None:
+        self.info: ClusterInfo | None = None
+        self._started = threading.Event()
+        self._close = threading.Event()
+        self._client: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(options,), name="llmcompiler-cluster", daemon=True)
+        self._thread.start()
+
+    def _run(self, options: ClusterOptions) -> None:
+        try:
+            with open_client(options) as (client, info):
+                self._client, self.info = client, info
+                self._started.set()
+                self._close.wait()
+        except BaseException as exc:  # handed to the thread that waits for the client
+            self._error = exc
+        finally:
+            self._started.set()
+
+    def wait(self) -> Any:
+        self._started.wait()
+        if self._error is not None:
+            raise self._error
+        return self._client
+
+    def close(self) -> None:
+        self._close.set()
+        self._thread.join()
 
 
 # package versions -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from llmcompiler_provider.execution.cluster import check_resources
+from llmcompiler_provider.execution.cluster import ClientStart, check_resources
 from llmcompiler_provider.execution.dask_internals import UnitSubmission, reschedule_counts, submit_units
 from llmcompiler_provider.execution.units import (
     Call,
@@ -43,7 +43,10 @@ def unit_key(run_id: str, attempt: str, iteration: int, tasks: list[Task]) -> st
 
 @dataclass
 class Dispatcher:
-    """Submits a plan's tasks to a Dask client and collects their observations."""
+    """Submits a plan's tasks to a Dask client and collects their observations.
+
+    ``client`` may also be a ``ClientStart``: the client is then waited for when the first unit
+    is submitted, so a cluster can start while the planner writes the plan's first line."""
 
     client: Any
     toolset: Toolset
@@ -60,13 +63,17 @@ class Dispatcher:
     inbox: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.client is None:  # planning units only (``to_dask_graph``): nothing is submitted
+        if self.client is None or isinstance(self.client, ClientStart):  # (``to_dask_graph``: no client)
             return
+        self._connect(self.client)
+
+    def _connect(self, client: Any) -> None:
         from llmcompiler_provider.execution.inbox import inbox_for
         from llmcompiler_provider.execution.latency import send_immediately  # imports distributed
 
-        send_immediately(self.client)
-        self.inbox = inbox_for(self.client)
+        self.client = client
+        send_immediately(client)
+        self.inbox = inbox_for(client)
 
     # submission -----------------------------------------------------------------------
     def _call(self, task: Task, graph: TaskGraph) -> Call:
@@ -117,6 +124,8 @@ class Dispatcher:
 
     def submit_units(self, units: list[list[Task]], graph: TaskGraph) -> list[Any]:
         """Submit units in one message to the scheduler (not one each); a future per unit."""
+        if isinstance(self.client, ClientStart):
+            self._connect(self.client.wait())
         submissions = []
         for tasks in units:
             key, calls, upstream = self.plan_unit(tasks, graph)
@@ -229,8 +238,8 @@ class Dispatcher:
     def cancel(self) -> None:
         """Cancel the units still pending or running; finished ones keep their observations."""
         unfinished = {key: future for key, future in self.futures.items() if future.status != "finished"}
-        self.inbox.forget(list(unfinished))
         if unfinished:
+            self.inbox.forget(list(unfinished))
             self.client.cancel(list(unfinished.values()), force=True)
 
     def release(self) -> None:
@@ -239,15 +248,16 @@ class Dispatcher:
         Each future is released now rather than when Python frees it: a traceback caught
         while waiting (Dask's ``sync`` keeps its exception in a reference cycle) can hold
         the futures until the cyclic collector runs, minutes later in a long-lived process."""
-        self.inbox.forget(list(self.futures))
+        if self.futures:
+            self.inbox.forget(list(self.futures))
         for future in self.futures.values():
             future.release()
         self.futures = {}
 
     def reset(self) -> None:
         """Cancel everything dispatched so far and start a fresh attempt (a replanned plan)."""
-        self.inbox.forget(list(self.futures))
         if self.futures:
+            self.inbox.forget(list(self.futures))
             self.client.cancel(list(self.futures.values()), force=True)
         self.futures.clear()
         self.producer.clear()

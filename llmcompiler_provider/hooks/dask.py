@@ -1,14 +1,19 @@
-"""The Dask connection: an existing scheduler's address, TLS options, dask-cuda options.
+"""Where plans run from Airflow: a Dask connection, or the embedded cluster's settings.
 
 Connection type ``llmcompiler_dask``: host (``tcp://`` or ``tls://``, default
 ``tcp://``, or ``tls://`` when TLS files are given) and port (default 8786) name
 the scheduler; extra holds ``tls_ca_file``, ``tls_client_cert``, ``tls_client_key``,
 ``require_encryption``, and the dask-cuda options ``rmm_pool_size`` and
 ``device_memory_limit``.
+
+Without a connection, the embedded cluster takes the ``[llmcompiler]`` options of
+Airflow's configuration (``embedded_processes``, ``embedded_workers``,
+``embedded_threads_per_worker``), then the operator's ``embedded_cluster``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import BaseHook, Connection
@@ -19,6 +24,64 @@ from llmcompiler_provider.hooks.forms import DASK_CONN_TYPE, DASK_FIELD_BEHAVIOU
 DEFAULT_SCHEDULER_PORT = 8786
 TLS_KEYS = ("tls_ca_file", "tls_client_cert", "tls_client_key")
 CUDA_KEYS = ("rmm_pool_size", "device_memory_limit")
+
+
+CONFIG_SECTION = "llmcompiler"
+#: ``[llmcompiler]`` option -> (ClusterOptions field, type); also the keys ``embedded_cluster`` takes
+EMBEDDED_OPTIONS: dict[str, tuple[str, type]] = {
+    "embedded_processes": ("processes", bool),
+    "embedded_workers": ("n_workers", int),
+    "embedded_threads_per_worker": ("threads_per_worker", int),
+}
+#: the environment of worker processes started from a task process: Airflow initializes there without
+#: the metadata database (which the Task SDK denies task processes), as in its own re-executed task
+#: processes; otherwise the worker's re-import of the parent's ``__main__`` (the ``airflow`` command)
+#: fails on the blocked database URL
+TASK_PROCESS_CHILD_ENV = {"_AIRFLOW__REEXECUTED_PROCESS": "1"}
+
+
+def _config_value(value: Any, kind: type, name: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{name} must be true or false, not {value!r}")
+        return text in ("true", "1", "yes")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be 1 or more, not {number}")
+    return number
+
+
+def check_embedded_cluster(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``embedded_cluster`` settings as ClusterOptions fields; a clear error for an unknown key or value."""
+    unknown = sorted(set(settings) - set(EMBEDDED_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"embedded_cluster has no setting {unknown[0]!r}; it takes {', '.join(sorted(EMBEDDED_OPTIONS))}"
+        )
+    return {
+        EMBEDDED_OPTIONS[key][0]: _config_value(value, EMBEDDED_OPTIONS[key][1], f"embedded_cluster[{key!r}]")
+        for key, value in settings.items()
+    }
+
+
+def embedded_cluster_options(gpu_fallback: str, overrides: Mapping[str, Any] | None = None) -> ClusterOptions:
+    """The embedded cluster's options: Airflow's ``[llmcompiler]`` config, then ``overrides``
+    (``embedded_cluster`` settings, checked by :func:`check_embedded_cluster`)."""
+    from airflow.sdk import conf
+
+    fields: dict[str, Any] = {}
+    for key, (field, kind) in EMBEDDED_OPTIONS.items():
+        value = conf.get(CONFIG_SECTION, key, fallback=None)
+        if value not in (None, ""):
+            fields[field] = _config_value(value, kind, f"[{CONFIG_SECTION}] {key}")
+    fields.update(check_embedded_cluster(overrides or {}))
+    return ClusterOptions(gpu_fallback=gpu_fallback, worker_env=dict(TASK_PROCESS_CHILD_ENV), **fields)
 
 
 def scheduler_address(conn: Connection, tls: bool) -> str:

