@@ -6,8 +6,8 @@
 #   bash scripts/test-versions.sh newest   the newest releases within the ranges today (resolved now by uv,
 #                                          without dask-cuda, which pins Dask): run it before refreshing the lock
 # Both run the tests of the code that meets those libraries (Dask's private API and its fallbacks, the embedded
-# and process clusters, the OpenAI-compatible backend, the store, the run loop, the operator under dag.test());
-# further arguments go to pytest instead of that selection.
+# and process clusters, the OpenAI-compatible backend, the store, the run loop, the operator under dag.test(),
+# the real Airflow deployment, the plugin, the SQL tool through common-sql); arguments replace that selection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 end=${1:?usage: scripts/test-versions.sh lowest|newest [pytest args]}
@@ -37,8 +37,7 @@ CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
 export PATH="$PWD/$venv/bin:$PATH" AIRFLOW_HOME="$PWD/test-artifacts/airflow_home_$end"
 mkdir -p test-artifacts
 if [ $# -eq 0 ]; then
-  set -- tests/execution tests/distributed/test_embedded_cluster.py tests/distributed/test_distributed_runs.py \
-    tests/llm/test_llm_openai.py tests/store tests/agent/test_run_loop.py \
-    tests/airflow/test_airflow_example_dag.py tests/airflow/test_airflow_batch_and_mapping.py
+  set -- tests/execution tests/distributed tests/agent tests/store tests/llm/test_llm_openai.py \
+    tests/airflow tests/deployment tests/ui/test_ui_airflow.py tests/security/test_sql_tool_read_only.py
 fi
 exec "$venv/bin/python" -m pytest -p no:cacheprovider "$@"

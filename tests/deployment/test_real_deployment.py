@@ -136,6 +136,8 @@ def test_embedded_worker_processes_start_inside_a_task_process(deployment):
                      _store(deployment))
     assert [task["result"] for task in stored["tasks"]] == ["42", "13"]
     assert all(task["worker"].startswith("tcp://") for task in stored["tasks"])  # processes, not inproc://
+    [task_instance] = deployment.task_instances("llmcompiler_deployment_worker_processes", run_id)
+    _record_figures("embedded worker processes, a plan without an LLM", task_instance, stored)
 
 
 def test_the_plugin_serves_the_runs_page_without_a_plugins_folder(deployment):
