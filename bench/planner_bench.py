@@ -43,7 +43,7 @@ def line_to_start(client, repeats: int) -> list[float]:
     text = streamed_plan(12)
     step = CHARS_PER_TOKEN
     for r in range(repeats):
-        stream = PlanStream(demo.signatures(), cse=False)
+        stream = PlanStream(demo.signatures(), optimize=False)
         dispatcher = Dispatcher(client, demo, f"bench{r}")
         for i in range(0, len(text), step):
             dispatcher.submit(stream.feed(text[i : i + step]), stream.graph)

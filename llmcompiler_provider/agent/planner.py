@@ -61,7 +61,7 @@ def stream_plan(
     """
     catalogue = toolset.signatures()
     messages = planner_messages(question, toolset, previous=previous, compile_errors=compile_errors)
-    stream = PlanStream(catalogue, source="<planner>")
+    stream = PlanStream(catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes)
     text = ""
     started = time.time()
     llm_error: str | None = None  # the LLM call's failure, recorded with the call

@@ -7,6 +7,7 @@ from typing import Collection, Mapping
 from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import Task, TaskGraph
+from llmcompiler_provider.plan.passes import check_pass_names
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -35,10 +36,11 @@ class PlanStream:
     * ``close(require_join=False)`` flushes, then returns the graph; with
       ``require_join``, a plan without ``join()`` raises ``PlanError``. Nothing
       may be fed after ``close``.
-    * With ``cse`` (the default), an identical pure call to an earlier task is
-      not returned: its id maps to the earlier id in ``graph.aliases`` and later
-      references to it are rewritten. Other optimizer passes do not run on a
-      stream (its tasks are dispatched before the plan is complete).
+    * ``optimize`` and ``disabled_passes`` are ``compile_plan``'s switches. Of the
+      passes, only ``cse`` runs on a stream (its tasks are dispatched before the
+      plan is complete): an identical pure call to an earlier task is not
+      returned, its id maps to the earlier id in ``graph.aliases``, and later
+      references to it are rewritten.
     * ``graph`` is the graph so far; ``done`` is True once ``join()`` was read;
       ``diagnostics`` lists every problem so far.
     """
@@ -48,9 +50,12 @@ class PlanStream:
         catalogue: Mapping[str, ToolSignature],
         *,
         source: str = "<plan>",
-        cse: bool = True,
+        optimize: bool = True,
+        disabled_passes: Collection[str] = (),
         prior_ids: Collection[int] = (),
     ) -> None:
+        check_pass_names(disabled_passes)
+        cse = optimize and "cse" not in disabled_passes
         self._analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids, cse=cse)
         self._partial: list[str] = []  # pieces of the line not yet ended by a newline
         self._closed = False

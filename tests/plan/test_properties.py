@@ -89,7 +89,7 @@ def test_mutations_of_a_valid_plan_compile_or_raise_plan_error(text):
 @settings(max_examples=200, deadline=None)
 @given(mutated_plans(), st.lists(st.integers(1, 40), max_size=30))
 def test_streaming_a_mutated_plan_finds_the_same_problems_as_compiling_it(text, sizes):
-    stream = PlanStream(CATALOGUE, cse=False)
+    stream = PlanStream(CATALOGUE, optimize=False)
     streamed_problems = []
     position = 0
     for size in [*sizes, len(text)]:

@@ -52,7 +52,7 @@ def test_any_chunking_gives_the_same_graph_as_compiling_the_whole_text(seed):
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(PLAN)), rng.randint(1, 30)))
     chunks = [PLAN[a:b] for a, b in zip([0, *cuts], [*cuts, len(PLAN)])]
-    stream = PlanStream(CATALOGUE, cse=False)
+    stream = PlanStream(CATALOGUE, optimize=False)
     returned = [task for chunk in chunks for task in stream.feed(chunk)]
     graph = stream.close(require_join=True)
     whole = compile_plan(PLAN, CATALOGUE, optimize=False)
@@ -134,7 +134,7 @@ def test_identical_pure_calls_are_aliased_not_returned_and_references_rewritten(
     assert task.kwargs == {"question": Interp((Ref(1),)), "context": [Ref(1)]}
     assert task.deps == {1}
     assert ids(stream.feed('4. notify("x")\n5. notify("x")\n')) == [4, 5]  # side effects run twice
-    assert ids(PlanStream(CATALOGUE, cse=False).feed('1. search("a")\n2. search("a")\n')) == [1, 2]
+    assert ids(PlanStream(CATALOGUE, optimize=False).feed('1. search("a")\n2. search("a")\n')) == [1, 2]
 
 
 def test_the_partial_line_is_visible():

@@ -153,7 +153,7 @@ def test_a_valid_plans_arguments_reach_the_graph_exactly_as_written(plan):
 @given(valid_plans(), st.lists(st.integers(1, 40), min_size=1, max_size=8))
 def test_a_plan_streamed_in_any_chunks_compiles_as_the_whole_text_does(plan, sizes):
     text, _expected = plan
-    stream, position, turn = PlanStream(CATALOGUE, cse=False), 0, 0
+    stream, position, turn = PlanStream(CATALOGUE, optimize=False), 0, 0
     while position < len(text) and not stream.done:  # the planner stops reading at join()
         size = sizes[turn % len(sizes)]
         stream.feed(text[position : position + size])

@@ -145,7 +145,7 @@ class AsyncioPollingExecutor:
 
     async def _plan(self, prepared: Prepared, queue: asyncio.Queue, started: float) -> None:
         """The planner's side: parse the streamed text, queue each task the moment it is complete."""
-        stream = PlanStream(prepared.toolset.signatures(), cse=False)
+        stream = PlanStream(prepared.toolset.signatures(), optimize=False)
         async for piece in paced_async(prepared.workload.plan, prepared.tokens_per_s, started):
             for task in stream.feed(piece):
                 await queue.put(self._task(prepared, task))
