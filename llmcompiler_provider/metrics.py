@@ -148,6 +148,12 @@ def figures_for_plans(plans: Iterable[Any], gpu_slots: float = 0) -> TaskFigures
     return compute_figures([[interval_of(t) for t in _field(p, "tasks") or ()] for p in plans], gpu_slots)
 
 
+def replans(plans: Iterable[Any]) -> int:
+    """Times the joiner asked for a new plan: plans that compiled, after the first. A plan the
+    planner wrote again because the last one did not compile is a re-ask, not a replan."""
+    return max(0, sum(1 for plan in plans if not _field(plan, "compile_errors")) - 1)
+
+
 def result_counts(result: Mapping[str, Any]) -> dict[str, int]:
     """Tasks, replans, failed tasks and token totals of a ``RunResult.to_dict()``."""
     plans = result.get("plans") or []
@@ -155,7 +161,7 @@ def result_counts(result: Mapping[str, Any]) -> dict[str, int]:
     calls = result.get("llm_calls") or []
     return {
         "tasks": len(tasks),
-        "replans": max(0, len(plans) - 1),
+        "replans": replans(plans),
         "failed_tasks": sum(1 for t in tasks if t.get("status") == "failed"),
         "prompt_tokens": sum(int(c.get("prompt_tokens") or 0) for c in calls),
         "completion_tokens": sum(int(c.get("completion_tokens") or 0) for c in calls),

@@ -13,6 +13,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from llmcompiler_provider.metrics import replans
+
 RESULT_PREVIEW_CHARS = 2000
 
 
@@ -128,7 +130,7 @@ class RunResult:
         tasks = self.all_tasks
         return {
             "tasks": len(tasks),
-            "replans": max(0, sum(1 for p in self.plans if not p.compile_errors) - 1),
+            "replans": replans(self.plans),
             "failed_tasks": sum(1 for t in tasks if t.status == "failed"),
         }
 

@@ -112,3 +112,16 @@ def test_result_counts_match_run_result_counts(make_result):
     assert counts["tasks"] == data["counts"]["tasks"] == 4
     assert counts["prompt_tokens"] == data["tokens"]["prompt"] == 320
     assert counts["completion_tokens"] == data["tokens"]["completion"] == 50
+
+
+def test_a_plan_that_did_not_compile_is_a_re_ask_not_a_replan_wherever_it_is_counted(sqlite_url):
+    from llmcompiler_provider.store import get_run, save_run
+
+    failed = PlanIteration(iteration=0, text="1. serch()", tasks=[], compile_errors=["<planner>:1:4: error: ..."])
+    first, second = (PlanIteration(iteration=i, text="1. join()", tasks=[]) for i in (1, 2))
+    for plans, expected in (([failed, first], 0), ([failed, first, second], 1)):
+        result = RunResult(plans=plans, status="success")
+        data = result.to_dict()
+        save_run(data, sqlite_url)
+        counted = (data["counts"]["replans"], result_counts(data)["replans"], get_run(result.run_id, sqlite_url)["counts"]["replans"])
+        assert counted == (expected,) * 3
