@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from process_support import free_port, stop_process_group, wait_until_healthy
 from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,14 +30,6 @@ ADMIN_PASSWORD = "admin-password-for-the-deployment-tests"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 START_TIMEOUT_S = 180
 FINISHED_STATES = frozenset({"success", "failed"})
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -111,7 +103,7 @@ class AirflowDeployment:
                 [str(VENV_BIN / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_for_api()
+        wait_until_healthy(self.base_url, self._check_alive, START_TIMEOUT_S, lambda: self.logs("api-server"))
         token = httpx.post(f"{self.base_url}/auth/token",
                            json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
         assert token.status_code == 201, token.text
@@ -122,14 +114,7 @@ class AirflowDeployment:
         if self.api is not None:
             self.api.close()
         for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_process_group(process)
         admin = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
@@ -147,18 +132,6 @@ class AirflowDeployment:
     def _check_alive(self) -> None:
         for component, process in self.processes.items():
             assert process.poll() is None, f"airflow {component} exited:\n{self.logs(component)}"
-
-    def _wait_for_api(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            self._check_alive()
-            assert time.monotonic() < deadline, f"no api-server in {START_TIMEOUT_S} s:\n{self.logs('api-server')}"
-            try:
-                if httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
 
     # the REST API ---------------------------------------------------------------------------------
     def get(self, path: str, **params: Any) -> Any:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from browser_support import chromium, free_port, watch
+from browser_support import chromium, watch
+from process_support import free_port, stop_process_group, wait_until_healthy
 from ui_samples import MAIN_AIRFLOW, SeededStore, seed
 
 pytestmark = pytest.mark.slow
@@ -87,26 +86,18 @@ def api_server(setup: AirflowSetup) -> Iterator[str]:
     process = subprocess.Popen(command, env=setup.env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+
+    def logged() -> str:
+        return (setup.home / "api-server.log").read_text()[-3000:]
+
+    def check_alive() -> None:
+        assert process.poll() is None, f"the api-server exited:\n{logged()}"
+
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            logged = (setup.home / "api-server.log").read_text()[-3000:]
-            assert process.poll() is None, f"the api-server exited:\n{logged}"
-            assert time.monotonic() < deadline, f"no answer in {SERVER_START_TIMEOUT_S} s:\n{logged}"
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
+        wait_until_healthy(base, check_alive, SERVER_START_TIMEOUT_S, logged)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout=20)
         log.close()
 
 
