@@ -71,8 +71,10 @@ with DAG("llmcompiler_test_deferred", schedule=None, start_date=START, catchup=F
     )
 
 with DAG("llmcompiler_test_sql", schedule=None, start_date=START, catchup=False):
+    # on worker processes: the connection, resolved in the task, travels with the tool
     LLMCompilerOperator(
         task_id="query",
         plan='1. sql_query("SELECT name, height_m FROM towers ORDER BY height_m DESC")\n2. join()',
         toolset=sql_query_toolset(SQLITE_CONN_ID, max_rows=10),
+        embedded_cluster={"embedded_processes": True},
     )
