@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -102,6 +102,26 @@ def _dashboard_options(options: ClusterOptions) -> dict[str, Any]:
     if options.dashboard:
         return {"dashboard_address": ":8787"}
     return {"dashboard_address": ":0", "scheduler_kwargs": {"dashboard": False}}
+
+
+@contextmanager
+def _environ_kept(names: Mapping[str, str]) -> Iterator[Callable[[], None]]:
+    """Dask's nannies set their pre-spawn variables (``worker_env``) in *this* process's environment
+    too, and leave them there: the yielded function puts them back as they were (once the workers
+    are started), and so does the exit (after a nanny restarted a worker)."""
+    saved = {name: os.environ.get(name) for name in names}
+
+    def restore() -> None:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    try:
+        yield restore
+    finally:
+        restore()
 
 
 @contextmanager
@@ -214,8 +234,9 @@ def open_client(options: ClusterOptions | None = None) -> Iterator[tuple[Any, Cl
         finally:
             client.close()
         return
-    with _quiet_dask_logs(not options.processes):
+    with _quiet_dask_logs(not options.processes), _environ_kept(options.worker_env) as restore_environ:
         cluster, info = _start_local_cluster(options)
+        restore_environ()
         client = Client(cluster)
         try:
             if options.low_latency:

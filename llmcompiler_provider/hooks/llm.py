@@ -19,7 +19,7 @@ from llmcompiler_provider.hooks.forms import (
     PYDANTIC_AI_CONN_TYPE,
     extra_value,
 )
-from llmcompiler_provider.hooks.llm_settings import LOCAL, OPENAI, LLMSettings, openai_option_names
+from llmcompiler_provider.llm.settings import LOCAL, OPENAI, LLMSettings, openai_option_names
 
 MODEL_KEY = "model"
 #: pydantic-ai provider prefixes that mean the OpenAI API itself when no host is given

@@ -1,16 +1,6 @@
-"""operators: ``from llmcompiler_provider.operators import LLMCompilerOperator``.
+"""operators: ``from llmcompiler_provider.operators import LLMCompilerOperator``."""
 
-Loaded lazily, so that ``operators.remote_run`` imports without Airflow on Dask workers.
-"""
+from llmcompiler_provider.operators.batch_summary import LLMCompilerBatchSummaryOperator
+from llmcompiler_provider.operators.llmcompiler import LLMCompilerOperator
 
-from typing import Any
-
-__all__ = ["LLMCompilerOperator"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "LLMCompilerOperator":
-        from llmcompiler_provider.operators.llmcompiler import LLMCompilerOperator
-
-        return LLMCompilerOperator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["LLMCompilerBatchSummaryOperator", "LLMCompilerOperator"]

@@ -19,10 +19,10 @@ from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
 from llmcompiler_provider.execution.cluster import ClusterOptions
 from llmcompiler_provider.hooks.dask import DaskHook, check_embedded_cluster, embedded_cluster_options
 from llmcompiler_provider.hooks.llm import LLMCompilerLLMHook
-from llmcompiler_provider.hooks.llm_settings import LLMSettings
+from llmcompiler_provider.llm.settings import LLMSettings
 from llmcompiler_provider.hooks.store import MetricsStoreHook
 from llmcompiler_provider.links import RUN_ID_XCOM_KEY, LLMCompilerRunLink
-from llmcompiler_provider.operators.remote_run import RemoteRun, record_failure, submit_remote_run
+from llmcompiler_provider.agent.remote_run import RemoteRun, record_failure, submit_remote_run
 from llmcompiler_provider.operators.report import (
     metrics_summary,
     plans_text,

@@ -15,8 +15,8 @@ from typing import Any, AsyncIterator
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from llmcompiler_provider.agent.remote_run import cancel_event_name, driver_name
 from llmcompiler_provider.hooks.dask import make_security
-from llmcompiler_provider.operators.remote_run import cancel_event_name, driver_name
 
 FINISHED_STATUSES = frozenset({"success", "failed", "cancelled"})
 DRIVER_GONE = frozenset({"released", "forgotten"})

@@ -8,7 +8,7 @@ import pytest
 from airflow_test_support import set_connection
 from llmcompiler_provider.hooks.dask import DaskHook
 from llmcompiler_provider.hooks.llm import LLMCompilerLLMHook
-from llmcompiler_provider.hooks.llm_settings import LLMSettings
+from llmcompiler_provider.llm.settings import LLMSettings
 from llmcompiler_provider.hooks.store import MetricsStoreHook
 from llmcompiler_provider.llm import OpenAIChatModel
 from llmcompiler_provider.results import RunResult

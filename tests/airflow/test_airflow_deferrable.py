@@ -10,7 +10,7 @@ import pytest
 
 from airflow_test_support import free_port, set_connection, task_states, wait_for, xcoms
 from llmcompiler_provider.agent.run import RunConfig
-from llmcompiler_provider.operators.remote_run import RemoteRun, submit_remote_run
+from llmcompiler_provider.agent.remote_run import RemoteRun, submit_remote_run
 from llmcompiler_provider.operators.report import metrics_summary, result_from_stored
 from llmcompiler_provider.operators.toolsets import build_toolset
 from llmcompiler_provider.store import get_run, resolve_store_url

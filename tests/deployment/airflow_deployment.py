@@ -54,7 +54,8 @@ class AirflowDeployment:
 
     @property
     def env(self) -> dict[str, str]:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "LLMCOMPILER", "DASK_"))}
+        ours = ("AIRFLOW", "_AIRFLOW", "LLMCOMPILER", "DASK_")
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
         local_bundle = "airflow.dag_processing.bundles.local.LocalDagBundle"
         bundles = [
             {"name": "dags-folder", "classpath": local_bundle, "kwargs": {}},

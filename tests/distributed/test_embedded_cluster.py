@@ -76,3 +76,16 @@ def test_the_in_process_cluster_keeps_dasks_info_lines_out_of_the_log(sqlite_url
     assert result.status == "success", result.error
     assert [r.getMessage() for r in collect.records if r.levelno < logging.WARNING] == []
     assert dask_logger.level == before  # as it was once the cluster is gone
+
+
+def test_worker_processes_get_their_environment_and_this_process_keeps_its_own():
+    import os
+
+    from llmcompiler_provider.execution.cluster import open_client
+
+    name = "LLMCOMPILER_TEST_WORKER_ONLY"
+    options = ClusterOptions(processes=True, n_workers=1, threads_per_worker=1, worker_env={name: "yes"})
+    with open_client(options) as (client, _):
+        assert list(client.run(lambda: __import__("os").environ.get(name)).values()) == ["yes"]
+        assert name not in os.environ  # Dask's nanny set it here too, before starting the worker
+    assert name not in os.environ

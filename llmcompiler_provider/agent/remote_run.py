@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
-from llmcompiler_provider.hooks.llm_settings import LLMSettings
+from llmcompiler_provider.llm.settings import LLMSettings
 from llmcompiler_provider.results import RunResult
 
 CANCEL_POLL_S = 1.0
