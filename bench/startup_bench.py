@@ -41,8 +41,9 @@ print(time.perf_counter() - t)
 """
 
 FIRST_TOKEN = """
-from llmcompiler_provider.agent.prompts import END_OF_PLAN, planner_messages
+from llmcompiler_provider.agent.prompts import planner_messages
 from llmcompiler_provider.llm import make_chat_model, plan_grammar
+from llmcompiler_provider.plan import END_OF_PLAN
 from llmcompiler_provider.tools.registry import load_toolset
 tools = load_toolset("demo")
 llm = make_chat_model("local")

@@ -11,12 +11,12 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
 RUN_ID_XCOM_KEY = "run_id"
-UI_MOUNT_PATH = "/llmcompiler"  # where the UI plugin's app is mounted under the API server
+URL_PREFIX = "/llmcompiler"  # where the UI plugin's app is mounted under the API server
 
 
 def run_page_path(run_id: str, base_url: str = "") -> str:
     """The run page's URL: ``<base_url>/llmcompiler/runs/<run_id>``."""
-    return f"{base_url.rstrip('/')}{UI_MOUNT_PATH}/runs/{run_id}"
+    return f"{base_url.rstrip('/')}{URL_PREFIX}/runs/{run_id}"
 
 
 def api_base_url() -> str:

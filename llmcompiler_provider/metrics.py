@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-GPU_RESOURCE = "GPU"
+from llmcompiler_provider.plan.signature import GPU_RESOURCE
+
 
 
 @dataclass(frozen=True)

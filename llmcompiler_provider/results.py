@@ -23,6 +23,12 @@ def preview(value: Any, limit: int = RESULT_PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def one_line(text: Any, limit: int | None = None) -> str:
+    """``text`` on one line (runs of white space folded to one space), cut to ``limit`` characters."""
+    folded = " ".join(str(text).split())
+    return folded if limit is None else preview(folded, limit)
+
+
 @dataclass
 class TaskRecord:
     """One tool call as it ran (or did not)."""

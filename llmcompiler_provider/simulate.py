@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from llmcompiler_provider.plan.ir import TaskGraph
-from llmcompiler_provider.plan.signature import ToolSignature
+from llmcompiler_provider.plan.signature import GPU_RESOURCE, ToolSignature
 
-GPU = "GPU"
+
 #: scheduling and messaging between a unit becoming ready and its first call starting
 DEFAULT_UNIT_OVERHEAD_S = 0.003
 _EPSILON = 1e-12
@@ -216,8 +216,8 @@ def simulate(
             unit = units[call.unit]
             unit.release = max(unit.release, moment)
     for unit in units:
-        gpus = unit.resources.get(GPU, 0)
-        others = {name for name in unit.resources if name != GPU}
+        gpus = unit.resources.get(GPU_RESOURCE, 0)
+        others = {name for name in unit.resources if name != GPU_RESOURCE}
         if others or not any(gpus <= shape.gpu_slots(w) for w in range(shape.workers)):
             needed = ", ".join(f"{k}={v:g}" for k, v in unit.resources.items())
             raise ValueError(f"no worker of this cluster offers {needed}: the plan cannot run on it")
@@ -320,13 +320,13 @@ class _Engine:
                 continue
             unit.worker = worker
             self.free_threads[worker] -= 1
-            self.free_gpus[worker] -= int(unit.resources.get(GPU, 0))
+            self.free_gpus[worker] -= int(unit.resources.get(GPU_RESOURCE, 0))
             heapq.heappush(self.starts, (self.now + self.overhead, entry[1]))
         for entry in skipped:
             heapq.heappush(self.ready, entry)
 
     def _worker_for(self, unit: _Unit) -> int | None:
-        gpus = unit.resources.get(GPU, 0)
+        gpus = unit.resources.get(GPU_RESOURCE, 0)
         fits = [w for w in range(self.shape.workers) if self.free_threads[w] > 0 and self.free_gpus[w] >= gpus]
         return max(fits, key=lambda w: (self.free_threads[w], -w)) if fits else None
 
@@ -383,11 +383,11 @@ class _Engine:
             return
         placed = {u for _, u in self.starts} | {c.unit for c in self.running}
         self.thread_busy += step * len(placed)
-        self.gpu_busy += step * sum(self.units[u].resources.get(GPU, 0) for u in placed)
+        self.gpu_busy += step * sum(self.units[u].resources.get(GPU_RESOURCE, 0) for u in placed)
         self.cpu_busy += step * sum(c.cpu * c.rate for c in self.running)
         self.waited["CPU"] += step * sum(1 - c.rate for c in self.running if c.cpu > 0)
         for _, index in self.ready:
-            needs_gpu = self.units[index].resources.get(GPU, 0) > 0
+            needs_gpu = self.units[index].resources.get(GPU_RESOURCE, 0) > 0
             cause = "GPU slots" if needs_gpu and any(self.free_threads) else "threads"
             self.waited[cause] += step
 
@@ -406,7 +406,7 @@ class _Engine:
     def _finish_unit(self, index: int) -> None:
         unit = self.units[index]
         self.free_threads[unit.worker] += 1
-        self.free_gpus[unit.worker] += int(unit.resources.get(GPU, 0))
+        self.free_gpus[unit.worker] += int(unit.resources.get(GPU_RESOURCE, 0))
         for consumer in unit.downstream:
             self._input_done(consumer)
 

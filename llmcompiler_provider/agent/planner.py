@@ -6,10 +6,10 @@ import threading
 import time
 from typing import Any, Callable
 
-from llmcompiler_provider.agent.prompts import END_OF_PLAN, planner_messages
+from llmcompiler_provider.agent.prompts import planner_messages
 from llmcompiler_provider.execution.dispatch import Dispatcher
 from llmcompiler_provider.llm import LLMError, plan_grammar
-from llmcompiler_provider.plan import PlanError, PlanStream, compile_plan
+from llmcompiler_provider.plan import END_OF_PLAN, PlanError, PlanStream, compile_plan
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.results import LLMCall
 from llmcompiler_provider.tools.registry import Toolset

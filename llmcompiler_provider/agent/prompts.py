@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from llmcompiler_provider.tools.registry import Toolset
 
-END_OF_PLAN = "<END_OF_PLAN>"
 
 PLANNER_RULES = """\
 Guidelines:

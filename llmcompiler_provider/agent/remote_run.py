@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig, record_run
 from llmcompiler_provider.llm.settings import LLMSettings
 from llmcompiler_provider.results import RunResult
 
@@ -49,12 +49,9 @@ class RemoteRun:
 
 def record_failure(run_id: str, prompt: str | None, config: RunConfig, error: str) -> RunResult:
     """Save a run that failed before it could start (e.g. its LLM could not be built)."""
-    from llmcompiler_provider.store import save_run_safely
-
     result = RunResult(run_id=run_id, prompt=prompt, airflow=config.airflow, status="failed", error=error)
     result.finished = time.time()
-    if (config.store_url or "").lower() != "none":
-        result.metrics_saved, result.metrics_error = save_run_safely(result.to_dict(), config.store_url)
+    record_run(result, config.store_url)
     return result
 
 

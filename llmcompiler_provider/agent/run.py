@@ -20,6 +20,7 @@ from llmcompiler_provider.metrics import figures_for_plans
 from llmcompiler_provider.plan import PlanError, compile_plan
 from llmcompiler_provider.plan.ir import TaskGraph
 from llmcompiler_provider.results import ClusterInfo, PlanIteration, RunResult, preview
+from llmcompiler_provider.store.location import NO_STORE
 from llmcompiler_provider.llm import LLMError
 from llmcompiler_provider.tools.registry import Toolset, ToolsetNotFound, load_toolset
 
@@ -44,7 +45,7 @@ class RunConfig:
     streaming: bool = True  # dispatch each task the moment its line is complete
     run_timeout: float | None = 900.0  # seconds for a plan iteration's tasks to finish
     planner_max_tokens: int = 384
-    store_url: str | None = None  # None: the default store; "none": do not record
+    store_url: str | None = None  # None: the default store; NO_STORE ("none"): do not record
     store_strict: bool = False
     airflow: dict[str, Any] | None = None
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
@@ -111,11 +112,11 @@ class LLMCompilerRun:
             result.status, result.error = "cancelled", str(exc)
             self._keep_unfinished_iteration()
         except Exception as exc:  # every failure is recorded with its cause
-            result.status, result.error = "failed", _one_line(exc)
+            result.status, result.error = "failed", _error_text(exc)
             self._keep_unfinished_iteration()
         except BaseException as exc:  # interrupted from outside (Ctrl-C, an Airflow task timeout): cancel, record, re-raise
             self.cancel()
-            result.status, result.error = "cancelled", f"interrupted: {_one_line(exc)}"
+            result.status, result.error = "cancelled", f"interrupted: {_error_text(exc)}"
             self._keep_unfinished_iteration()
             raise
         finally:
@@ -273,13 +274,7 @@ class LLMCompilerRun:
             result.planner_model = getattr(self.llm, "model_name", None)
 
     def _record(self) -> None:
-        url = self.config.store_url
-        if url is not None and url.lower() == "none":
-            return
-        from llmcompiler_provider.store import save_run_safely
-
-        saved, error = save_run_safely(self.result.to_dict(), url, strict=self.config.store_strict)
-        self.result.metrics_saved, self.result.metrics_error = saved, error
+        record_run(self.result, self.config.store_url, strict=self.config.store_strict)
 
 
 def _observations_text(graph: TaskGraph, observations: dict[int, Observation], records: list) -> str:
@@ -294,7 +289,19 @@ def _observations_text(graph: TaskGraph, observations: dict[int, Observation], r
     return "\n".join(lines)
 
 
-def _one_line(exc: BaseException) -> str:
+def record_run(result: RunResult, store_url: str | None, *, strict: bool = False) -> None:
+    """Save ``result`` in the metrics store (``store_url`` None: the default one; ``NO_STORE``: none),
+    and note on it whether that worked."""
+    if store_url is not None and store_url.lower() == NO_STORE:
+        return
+    from llmcompiler_provider.store import save_run_safely
+
+    result.metrics_saved, result.metrics_error = save_run_safely(result.to_dict(), store_url, strict=strict)
+
+
+def _error_text(exc: BaseException) -> str:
+    """What a failed run records: the message, after the exception's type unless the message is one
+    of this project's clear sentences."""
     text = str(exc).strip() or type(exc).__name__
     clear = (PlanError, ValueError, TimeoutError, LLMError, ToolsetNotFound)
     return text if isinstance(exc, clear) else f"{type(exc).__name__}: {text}"

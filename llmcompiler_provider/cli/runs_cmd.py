@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from llmcompiler_provider.cli.db_cmd import add_store_argument, reports_store_errors
+from llmcompiler_provider.results import one_line
 
 MIN_PREFIX_CHARS = 4
 PROMPT_COLUMN_CHARS = 40
@@ -21,11 +22,6 @@ def format_time(epoch: float | None) -> str:
 
 def format_number(value: float | None, unit: str = "", digits: int = 2) -> str:
     return f"{value:.{digits}f}{unit}" if value is not None else "-"
-
-
-def one_line(text: str | None, limit: int) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -59,7 +55,7 @@ def list_command(args: argparse.Namespace) -> int:
             format_number(r["wall_s"], "s"),
             format_number(r["speedup"], "x"),
             str(r["tokens"]["prompt"] + r["tokens"]["completion"]),
-            one_line(r["prompt_preview"], PROMPT_COLUMN_CHARS),
+            one_line(r["prompt_preview"] or "", PROMPT_COLUMN_CHARS),
         ]
         for r in runs
     ]
@@ -97,7 +93,7 @@ def task_rows(run: dict[str, Any]) -> list[list[str]]:
             format_number(offset, "s", 3),
             format_number(t["duration_s"], "s", 3),
             str(t["attempts"]),
-            one_line(detail, DETAIL_COLUMN_CHARS),
+            one_line(detail or "", DETAIL_COLUMN_CHARS),
         ])
     return rows
 
@@ -121,8 +117,8 @@ def print_run(run: dict[str, Any]) -> None:
         ("speedup", format_number(run["speedup"], "x")),
         ("efficiency", format_number(run["efficiency"])),
         ("first dispatch", format_number(timings.get("first_dispatch_s"), "s", 3)),
-        ("prompt", one_line(run["prompt"], 200) or "-"),
-        ("answer", one_line(run["answer"], 200) or "-"),
+        ("prompt", one_line(run["prompt"] or "", 200) or "-"),
+        ("answer", one_line(run["answer"] or "", 200) or "-"),
     ]
     width = max(len(name) for name, _ in fields)
     for name, value in fields:

@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from llmcompiler_provider.plan.signature import GPU_RESOURCE
 from llmcompiler_provider.results import ClusterInfo
 
 log = logging.getLogger(__name__)
 
-GPU_RESOURCE = "GPU"
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 32  # tools are mostly I/O-bound: many threads per worker (started as calls need them)
 

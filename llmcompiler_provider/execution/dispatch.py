@@ -118,10 +118,6 @@ class Dispatcher:
             if queued is not None:
                 self.queued[task.id] = queued
 
-    def submit_unit(self, tasks: list[Task], graph: TaskGraph) -> Any:
-        """Submit tasks that run together as one Dask task (usually just one)."""
-        return self.submit_units([tasks], graph)[0]
-
     def submit_units(self, units: list[list[Task]], graph: TaskGraph) -> list[Any]:
         """Submit units in one message to the scheduler (not one each); a future per unit."""
         if isinstance(self.client, ClientStart):

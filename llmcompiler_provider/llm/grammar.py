@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from llmcompiler_provider.plan.lexer import END_OF_PLAN
 from llmcompiler_provider.plan.signature import ToolSignature
 
-END_OF_PLAN = "<END_OF_PLAN>"
 DEFAULT_MAX_TASKS = 12
 
 _SHARED_RULES = r"""

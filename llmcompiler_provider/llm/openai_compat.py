@@ -26,6 +26,7 @@ from llmcompiler_provider.llm.base import (
     clean_stop,
     estimate_tokens,
 )
+from llmcompiler_provider.results import one_line
 from llmcompiler_provider.llm.errors import (
     LLMAuthError,
     LLMBadResponse,
@@ -40,6 +41,8 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: what a server without authentication gets as a key (the SDK insists on one)
 NO_KEY = "not-needed"
 MAX_BACKOFF_S = 8.0
+#: characters of a server's or transport's message kept in an error
+MESSAGE_CHARS = 300
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _SECRET_LIKE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-*.]{6,}")
 
@@ -245,8 +248,8 @@ class OpenAIChatModel(StreamingChatModel):
         if isinstance(exc, (*transport_errors, openai.APIConnectionError)):
             return LLMBadResponse(f"{self.where} dropped the connection mid-answer: {self._redact(_root_cause(exc))}")
         if isinstance(exc, (json.JSONDecodeError, openai.APIError, AttributeError, KeyError, TypeError)):
-            return LLMBadResponse(f"{self.where} sent a malformed stream: {self._redact(_one_line(str(exc)))}")
-        return LLMBadResponse(f"{self.where} failed: {type(exc).__name__}: {self._redact(_one_line(str(exc)))}")
+            return LLMBadResponse(f"{self.where} sent a malformed stream: {self._redact(one_line(str(exc), MESSAGE_CHARS))}")
+        return LLMBadResponse(f"{self.where} failed: {type(exc).__name__}: {self._redact(one_line(str(exc), MESSAGE_CHARS))}")
 
     def _redact(self, text: str) -> str:
         if self._api_key:
@@ -297,19 +300,14 @@ def _server_message(exc: Any) -> str:
         if message is None:
             message = body.get("detail") or body.get("message")
         if message is not None:
-            return _one_line(message if isinstance(message, str) else json.dumps(message))
+            return one_line(message if isinstance(message, str) else json.dumps(message), MESSAGE_CHARS)
     if isinstance(body, str) and body.strip():
-        return _one_line(body)
+        return one_line(body, MESSAGE_CHARS)
     response = getattr(exc, "response", None)
-    return _one_line(response.reason_phrase) if response is not None and response.reason_phrase else ""
+    return one_line(response.reason_phrase, MESSAGE_CHARS) if response is not None and response.reason_phrase else ""
 
 
 def _root_cause(exc: BaseException) -> str:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return _one_line(str(exc) or type(exc).__name__)
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(str(exc) or type(exc).__name__, MESSAGE_CHARS)

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.agent.remote_run import RemoteRun, record_failure, submit_remote_run
+from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig, record_run
 from llmcompiler_provider.execution.cluster import ClusterOptions
 from llmcompiler_provider.hooks.dask import DaskHook, check_embedded_cluster, embedded_cluster_options
 from llmcompiler_provider.hooks.llm import LLMCompilerLLMHook
-from llmcompiler_provider.llm.settings import LLMSettings
 from llmcompiler_provider.hooks.store import MetricsStoreHook
 from llmcompiler_provider.links import RUN_ID_XCOM_KEY, LLMCompilerRunLink
-from llmcompiler_provider.agent.remote_run import RemoteRun, record_failure, submit_remote_run
+from llmcompiler_provider.llm.settings import LLMSettings
 from llmcompiler_provider.operators.report import (
     metrics_summary,
     plans_text,
@@ -30,6 +30,7 @@ from llmcompiler_provider.operators.report import (
     timing_table,
 )
 from llmcompiler_provider.operators.toolsets import build_toolset
+from llmcompiler_provider.results import one_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,7 +43,7 @@ GPU_FALLBACKS = ("cpu", "fail")
 DEFERRED_SLACK_S = 600.0
 
 
-def airflow_identity(context: Context) -> dict[str, Any]:
+def task_try_identity(context: Context) -> dict[str, Any]:
     """The task try a run belongs to, as the metrics store records it."""
     ti = context["ti"]
     return {
@@ -168,7 +169,7 @@ class LLMCompilerOperator(BaseOperator):
             streaming=self.streaming,
             run_timeout=self.run_timeout,
             store_url=store_url,
-            airflow=airflow_identity(context),
+            airflow=task_try_identity(context),
             cluster=cluster,
         )
 
@@ -180,7 +181,7 @@ class LLMCompilerOperator(BaseOperator):
         try:  # a missing tool module or a bad LLM connection still leaves a recorded, failed run
             config.toolset = build_toolset(self.toolset, self.tools)
         except Exception as exc:
-            reason = f"the tools could not be loaded: {_one_line(exc)}"
+            reason = f"the tools could not be loaded: {(one_line(exc) or type(exc).__name__)}"
             return self._fail_before_start(context, run_id, config, reason)
         try:
             settings = self._llm_settings()
@@ -217,14 +218,11 @@ class LLMCompilerOperator(BaseOperator):
         return self._report(context, result.to_dict())  # raises, with the cause
 
     def _record_interrupted(self, run: LLMCompilerRun, stop: BaseException) -> None:
-        from llmcompiler_provider.store import save_run_safely
-
         run.cancel()
         if run.result.status == "running":
             run.result.status = "cancelled"
             run.result.error = f"the Airflow task was stopped ({type(stop).__name__})"
-            if (run.config.store_url or "").lower() != "none":
-                save_run_safely(run.result.to_dict(), run.config.store_url)
+            record_run(run.result, run.config.store_url)
 
     def _log_event(self, name: str, details: dict[str, Any]) -> None:
         if name == "planned" and "task" in details:
@@ -253,7 +251,7 @@ class LLMCompilerOperator(BaseOperator):
                 check_versions(client)
                 submit_remote_run(client, spec)
         except Exception as exc:  # the scheduler is down or refuses the run: recorded as a failed run
-            reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {_one_line(exc)}"
+            reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {(one_line(exc) or type(exc).__name__)}"
             self._fail_before_start(context, spec.run_id, spec.config, reason)
         context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=spec.run_id)
         self.log.info(
@@ -302,12 +300,8 @@ class LLMCompilerOperator(BaseOperator):
         return result.get("answer")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def _llm_failure(exc: BaseException) -> str:
-    return f"the LLM could not be set up: {_one_line(exc)}"
+    return f"the LLM could not be set up: {(one_line(exc) or type(exc).__name__)}"
 
 
 def _emit_stats(result: dict[str, Any], log: Any) -> None:

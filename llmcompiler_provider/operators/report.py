@@ -8,6 +8,8 @@ A run read back from the store (``store.get_run``) is first reshaped by
 from __future__ import annotations
 
 from statistics import mean
+
+from llmcompiler_provider.results import one_line
 from typing import Any
 
 SUMMARY_TIMINGS = ("wall_s", "planning_s", "execution_s", "joining_s", "sum_task_s", "critical_path_s",
@@ -197,13 +199,8 @@ def batch_verdict(outcomes: list[dict[str, Any]], max_failed_fraction: float) ->
     if not failed or len(failed) <= max_failed_fraction * len(outcomes):
         return None
     named = "; ".join(
-        f"map index {row['map_index']} (run {row['run_id'] or '-'}: {_first_line(row['error'] or row['status'])})"
+        f"map index {row['map_index']} (run {row['run_id'] or '-'}: {one_line(row['error'] or row['status'], 160)})"
         for row in failed
     )
     return (f"{len(failed)} of {len(outcomes)} prompts failed, more than max_failed_fraction="
             f"{max_failed_fraction:g} allows: {named}")
-
-
-def _first_line(text: str, limit: int = 160) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"

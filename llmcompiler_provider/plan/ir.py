@@ -35,24 +35,8 @@ class Interp:
         return '"' + "".join(p if isinstance(p, str) else f"${{{p.id}}}" for p in self.parts) + '"'
 
 
-def iter_refs(value: Any) -> Iterator[Ref]:
-    """Every reference inside an argument value, depth first."""
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, Interp):
-        for part in value.parts:
-            if isinstance(part, Ref):
-                yield part
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from iter_refs(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from iter_refs(item)
-
-
 def _collect_ref_ids(value: Any, found: set[int]) -> None:
-    """Add the id of every reference inside ``value`` to ``found`` (``iter_refs`` without generators)."""
+    """Add the id of every reference inside ``value`` to ``found``, depth first."""
     if isinstance(value, Ref):
         found.add(value.id)
     elif isinstance(value, Interp):

@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 
+#: the resource GPU tools ask for and GPU workers declare (a dask-cuda worker per GPU, or a CPU
+#: worker's GPU slot on the embedded fallback)
+GPU_RESOURCE = "GPU"
+
+
 @dataclass(frozen=True)
 class Param:
     name: str

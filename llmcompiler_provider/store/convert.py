@@ -62,7 +62,7 @@ def capped_arguments(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"truncated": True, "preview": clean_text(encoded, ARGUMENTS_JSON_CHARS)}
 
 
-def airflow_identity(result: dict[str, Any]) -> dict[str, Any] | None:
+def stored_airflow_try(result: dict[str, Any]) -> dict[str, Any] | None:
     """The Airflow try that produced ``result`` (map_index -1 when unmapped), or None outside Airflow."""
     airflow = result.get("airflow") or {}
     if not all(airflow.get(key) is not None for key in ("dag_id", "run_id", "task_id")):
@@ -99,7 +99,7 @@ def run_row(result: dict[str, Any], saved_at: datetime) -> Run:
     if not result.get("run_id"):
         raise ValueError("a run result needs a run_id to be stored")
     cluster = result.get("cluster") or {}
-    identity = airflow_identity(result) or {}
+    identity = stored_airflow_try(result) or {}
     counts = result_counts(result)
     timings = _timings(result)
     extra = {k: v for k, v in result.items() if k not in RESULT_KEYS}

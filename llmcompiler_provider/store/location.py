@@ -10,6 +10,8 @@ from llmcompiler_provider.home import home_dir
 
 STORE_URL_ENV = "LLMCOMPILER_STORE_URL"
 DEFAULT_DB_NAME = "llmcompiler.db"
+#: the store URL that records nothing (``--store none``, ``RunConfig(store_url="none")``)
+NO_STORE = "none"
 
 
 def resolve_store_url(url: str | None = None) -> str:

@@ -36,7 +36,7 @@ def _since(value: float | datetime | None) -> datetime | None:
 def _runs_replaced_by(result: dict[str, Any]):  # type: ignore[no-untyped-def]
     """A condition matching the stored runs that ``result`` replaces."""
     condition = Run.id == str(result["run_id"])
-    identity = convert.airflow_identity(result)
+    identity = convert.stored_airflow_try(result)
     if identity and identity["try_number"] is not None:
         same_try = and_(
             Run.dag_id == identity["dag_id"],
@@ -52,7 +52,7 @@ def _runs_replaced_by(result: dict[str, Any]):  # type: ignore[no-untyped-def]
 def _lock_keys(result: dict[str, Any]) -> list[int]:
     """64-bit keys naming the run id and the Airflow try, for PostgreSQL advisory locks."""
     names = [f"run:{result['run_id']}"]
-    identity = convert.airflow_identity(result)
+    identity = convert.stored_airflow_try(result)
     if identity:
         names.append("try:" + json.dumps(identity, sort_keys=True))
     digests = (hashlib.sha256(name.encode()).digest()[:8] for name in names)

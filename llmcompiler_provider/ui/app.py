@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from llmcompiler_provider.links import URL_PREFIX
 from llmcompiler_provider.store import StoreError, display_url, resolve_store_url
 from llmcompiler_provider.store.errors import describe_error
 from llmcompiler_provider.ui import queries
@@ -24,7 +25,6 @@ from llmcompiler_provider.ui.pages import page_router
 from llmcompiler_provider.ui.redact import redact_text
 from llmcompiler_provider.ui.rendering import base_path, page
 
-URL_PREFIX = "/llmcompiler"
 SECURITY_HEADERS = {
     # no scripts at all; inline styles for the SVG pictures; framed only by the Airflow UI (same origin)
     "Content-Security-Policy": (

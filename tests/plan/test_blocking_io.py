@@ -20,7 +20,7 @@ CATALOGUE = {
 
 def units_of(lines: list[str]) -> list[tuple[int, ...]]:
     text = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
-    units = fusion.run(compile_plan(text, CATALOGUE, optimize=False), CATALOGUE).units
+    units = fusion.fusion(compile_plan(text, CATALOGUE, optimize=False), CATALOGUE).units
     assert units is not None
     return units
 

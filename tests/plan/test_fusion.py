@@ -27,7 +27,7 @@ def graph_of(lines: list[str]) -> TaskGraph:
 
 
 def units_of(lines: list[str]) -> list[tuple[int, ...]]:
-    units = fusion.run(graph_of(lines), CATALOGUE).units
+    units = fusion.fusion(graph_of(lines), CATALOGUE).units
     assert units is not None
     return units
 
@@ -136,14 +136,14 @@ def test_the_pass_is_switchable_and_leaves_its_input_alone():
     assert compile_plan(text, CATALOGUE, disabled_passes=["fusion"]).units is None
     assert compile_plan(text, CATALOGUE).units == [(1, 2, 3)]
     graph = graph_of(['fetch("a")', 'fetch("b")'])
-    fusion.run(graph, CATALOGUE)
+    fusion.fusion(graph, CATALOGUE)
     assert graph.units is None
 
 
 def test_unknown_tools_and_an_empty_graph_are_handled():
-    assert fusion.run(TaskGraph(), CATALOGUE).units is None
+    assert fusion.fusion(TaskGraph(), CATALOGUE).units is None
     graph = graph_of(['fetch("a")', 'fetch("b")'])
-    assert fusion.run(graph, {}).units == [(1,), (2,)]  # nothing known about the tools: nothing shared
+    assert fusion.fusion(graph, {}).units == [(1,), (2,)]  # nothing known about the tools: nothing shared
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -156,7 +156,7 @@ def test_random_plans_are_partitioned_into_acyclic_units(seed):
         inputs = rng.sample(range(1, i), min(i - 1, rng.randint(0, 3)))
         after = f", [{', '.join(f'${d}' for d in sorted(inputs))}]" if inputs else ""
         lines.append(f'{rng.choice(tools)}("{i}"{after})')
-    graph = fusion.run(graph_of(lines), CATALOGUE)
+    graph = fusion.fusion(graph_of(lines), CATALOGUE)
     assert_partition_and_acyclic(graph)
     for unit in graph.units:
         gpu_calls = [t for t in unit if graph.tasks[t].resources]

@@ -42,7 +42,7 @@ def test_cse_runs_identical_pure_calls_once_and_rewrites_references():
         '1. search("a")\n2. search(query="a")\n3. math("x $2", [$2, {"k": $1}])\n4. math("x $1", [$1, {"k": $1}])'
     )
     before = snapshot(graph)
-    result = cse.run(graph, CATALOGUE)
+    result = cse.cse(graph, CATALOGUE)
     assert snapshot(graph) == before  # the input graph is untouched
     assert list(result.tasks) == [1, 3]
     assert result.aliases == {2: 1, 4: 3}
@@ -58,24 +58,24 @@ def test_cse_runs_identical_pure_calls_once_and_rewrites_references():
 )
 def test_cse_keeps_calls_whose_arguments_differ_in_type_or_value(first, second):
     graph = graph_of(f'1. search("x")\n2. math({first})\n3. math({second})')
-    assert list(cse.run(graph, CATALOGUE).tasks) == [1, 2, 3]
+    assert list(cse.cse(graph, CATALOGUE).tasks) == [1, 2, 3]
 
 
 def test_cse_never_merges_tools_with_side_effects():
     graph = graph_of('1. notify("x")\n2. notify("x")')
-    assert list(cse.run(graph, CATALOGUE).tasks) == [1, 2]
+    assert list(cse.cse(graph, CATALOGUE).tasks) == [1, 2]
 
 
 # dce -------------------------------------------------------------------------------------
 def test_dce_keeps_everything_when_every_result_is_observed():
     graph = graph_of('1. search("a")\n2. search("b")')
-    assert dce.run(graph, CATALOGUE) is graph
+    assert dce.dce(graph, CATALOGUE) is graph
 
 
 def test_dce_removes_pure_tasks_whose_results_reach_no_output():
     text = '1. search("a")\n2. search("b")\n3. math("q", [$1])\n4. llm("p", $2)\n5. notify("sent $2")\n6. search("c")'
     graph = graph_of(text, outputs=[3])
-    result = dce.run(graph, CATALOGUE)
+    result = dce.dce(graph, CATALOGUE)
     # 3 is observed (needs 1); 5 has side effects (needs 2); 4 and 6 reach nothing observed
     assert list(result.tasks) == [1, 2, 3, 5]
     assert list(graph.tasks) == [1, 2, 3, 4, 5, 6]
@@ -83,9 +83,9 @@ def test_dce_removes_pure_tasks_whose_results_reach_no_output():
 
 def test_dce_follows_cse_aliases_and_drops_aliases_of_removed_tasks():
     graph = graph_of('1. search("a")\n2. search("a")\n3. search("b")\n4. search("b")\n5. math($2)', outputs=[5])
-    merged = cse.run(graph, CATALOGUE)
+    merged = cse.cse(graph, CATALOGUE)
     assert merged.aliases == {2: 1, 4: 3}
-    result = dce.run(merged, CATALOGUE)
+    result = dce.dce(merged, CATALOGUE)
     assert list(result.tasks) == [1, 5]
     assert result.aliases == {2: 1}
 
@@ -94,13 +94,13 @@ def test_dce_follows_cse_aliases_and_drops_aliases_of_removed_tasks():
 def test_priorities_are_the_longest_cost_path_to_a_sink_in_milliseconds():
     # search 0.5 s, llm 2 s, math 0.01 s
     graph = graph_of('1. search("a")\n2. llm($1)\n3. math($2)\n4. search("b")\n5. math($4, [$1])')
-    result = priorities.run(graph, CATALOGUE)
+    result = priorities.priorities(graph, CATALOGUE)
     assert {t.id: t.priority for t in result} == {1: 2510, 2: 2010, 3: 10, 4: 510, 5: 10}
     assert all(t.priority == 0 for t in graph)
 
 
 def test_the_longest_chain_starts_first():
-    graph = priorities.run(graph_of('1. search("short")\n2. search("long")\n3. llm($2)\n4. llm($3)'), CATALOGUE)
+    graph = priorities.priorities(graph_of('1. search("short")\n2. search("long")\n3. llm($2)\n4. llm($3)'), CATALOGUE)
     roots = sorted((t for t in graph if not t.deps), key=lambda t: -t.priority)
     assert [t.id for t in roots] == [2, 1]
 
@@ -108,14 +108,14 @@ def test_the_longest_chain_starts_first():
 def test_priorities_ignore_absurd_cost_estimates():
     catalogue = {**CATALOGUE, "odd": ToolSignature("odd", (Param("x"),), cost=float("nan")),
                  "huge": ToolSignature("huge", (Param("x"),), cost=float("inf"))}
-    graph = priorities.run(graph_of("1. odd(1)\n2. huge($1)", catalogue), catalogue)
+    graph = priorities.priorities(graph_of("1. odd(1)\n2. huge($1)", catalogue), catalogue)
     assert graph.tasks[2].priority == graph.tasks[1].priority > 0
 
 
 # batching --------------------------------------------------------------------------------
 def test_independent_calls_of_a_batchable_tool_merge_into_one_call():
     graph = graph_of('1. search("a")\n2. math("m")\n3. search(query="b")\n4. search("c")\n5. math($3, [$1, $4])')
-    result = batching.run(graph, CATALOGUE)
+    result = batching.batching(graph, CATALOGUE)
     batch = result.tasks[1]
     assert batch.batch_of == (1, 3, 4)
     assert batch.kwargs == {"calls": [{"query": "a"}, {"query": "b"}, {"query": "c"}]}
@@ -130,7 +130,7 @@ def test_independent_calls_of_a_batchable_tool_merge_into_one_call():
 
 def test_calls_that_depend_on_each_other_are_not_batched():
     graph = graph_of('1. search("a")\n2. search("$1")\n3. search("b")')
-    result = batching.run(graph, CATALOGUE)
+    result = batching.batching(graph, CATALOGUE)
     assert result.tasks[1].batch_of == (1, 3)
     assert result.tasks[2].batch_of == ()
     assert_dependency_order(result)
@@ -140,7 +140,7 @@ def test_batches_of_two_tools_never_form_a_cycle():
     catalogue = {**CATALOGUE, "fetch": ToolSignature("fetch", (Param("url"),), batchable=True)}
     # 1 -> 2 and 3 -> 4: merging {1, 4} and {2, 3} (each pair independent) would make a cycle
     graph = graph_of('1. search("a")\n2. fetch($1)\n3. fetch("b")\n4. search($3)', catalogue)
-    result = batching.run(graph, catalogue)
+    result = batching.batching(graph, catalogue)
     assert_dependency_order(result)
     assert all(not t.batch_of for t in result)
 
@@ -148,12 +148,12 @@ def test_batches_of_two_tools_never_form_a_cycle():
 def test_tools_that_are_not_batchable_or_get_extra_positional_values_are_not_batched():
     catalogue = {**CATALOGUE, "concat": replace(CATALOGUE["concat"], batchable=True)}
     graph = graph_of('1. math("a")\n2. math("b")\n3. concat("-", "x")\n4. concat("-", "y")', catalogue)
-    assert batching.run(graph, catalogue) is graph
+    assert batching.batching(graph, catalogue) is graph
 
 
 def test_a_batch_takes_the_highest_priority_of_its_members():
-    graph = priorities.run(graph_of('1. search("a")\n2. search("b")\n3. llm($2)'), CATALOGUE)
-    result = batching.run(graph, CATALOGUE)
+    graph = priorities.priorities(graph_of('1. search("a")\n2. search("b")\n3. llm($2)'), CATALOGUE)
+    result = batching.batching(graph, CATALOGUE)
     assert result.tasks[1].priority == graph.tasks[2].priority
 
 
@@ -171,7 +171,7 @@ def test_batching_random_graphs_keeps_them_acyclic_and_batches_only_independent_
         argument = f'"{tool} {i} ' + " ".join(refs) + '"'
         lines.append(f"{i}. {tool}({argument})")
     graph = graph_of("\n".join(lines), catalogue)
-    result = batching.run(graph, catalogue)
+    result = batching.batching(graph, catalogue)
     assert_dependency_order(result)
     reach = {t.id: set() for t in graph}  # every task's transitive inputs, in the original graph
     for task in graph:

@@ -1,4 +1,4 @@
-"""Optimizer passes, one module each, each a pure function ``run(graph, catalogue) -> TaskGraph``.
+"""Optimizer passes, one module each, each a pure function named after its module, ``NAME(graph, catalogue) -> TaskGraph``.
 
 ``PASSES`` lists them in the order ``optimize`` runs them:
 
@@ -28,11 +28,11 @@ from llmcompiler_provider.plan.signature import ToolSignature
 Pass = Callable[[TaskGraph, Mapping[str, ToolSignature]], TaskGraph]
 
 PASSES: dict[str, Pass] = {
-    "cse": cse.run,
-    "dce": dce.run,
-    "batching": batching.run,
-    "priorities": priorities.run,
-    "fusion": fusion.run,
+    "cse": cse.cse,
+    "dce": dce.dce,
+    "batching": batching.batching,
+    "priorities": priorities.priorities,
+    "fusion": fusion.fusion,
 }
 
 

@@ -35,7 +35,7 @@ from llmcompiler_provider.plan.passes.cse import _without
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
-def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+def batching(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     depth = _depths(graph)
     groups: dict[tuple[str, int], list[Task]] = {}
     for task in graph.tasks.values():

@@ -48,7 +48,7 @@ def _frozen(value: Any) -> Any:
     return (kind, value)  # int, bool, None
 
 
-def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+def cse(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     tasks: dict[int, Task] = {}
     aliases = dict(graph.aliases)
     replaced: dict[int, int] = {}

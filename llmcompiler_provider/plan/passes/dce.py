@@ -16,7 +16,7 @@ from llmcompiler_provider.plan.passes.cse import _without
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
-def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+def dce(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     if graph.outputs is None:
         return graph
     tasks = graph.tasks

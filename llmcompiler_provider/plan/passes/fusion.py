@@ -70,7 +70,7 @@ _GROUP_LIMIT = {"short": SHORT_BUDGET_S, "async": MAX_ASYNC_GROUP, "blocking_io"
 MAX_ISLAND = 5000
 
 
-def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+def fusion(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     if not graph.tasks:
         return graph
     producers = _producers(graph)

@@ -20,7 +20,7 @@ SCALE = 1000
 _LONGEST = 10**9  # seconds: bounds an absurd or infinite estimate
 
 
-def run(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+def priorities(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     tasks = graph.tasks
     # backwards, a task comes after every task that reads it: its longest path is final when it is
     # reached, and it raises the longest path below each task it reads (no list of readers is built)
