@@ -14,6 +14,7 @@ Airflow's configuration (``embedded_processes``, ``embedded_workers``,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook, Connection
@@ -139,15 +140,19 @@ class DaskHook(BaseHook):
         super().__init__(**kwargs)
         self.dask_conn_id = dask_conn_id
 
+    @cached_property
+    def connection(self) -> Connection:
+        """The connection, looked up once."""
+        return self.get_connection(self.dask_conn_id)
+
     def get_tls_options(self) -> dict[str, Any]:
-        return tls_options(self.get_connection(self.dask_conn_id))
+        return tls_options(self.connection)
 
     def get_address(self) -> str:
-        conn = self.get_connection(self.dask_conn_id)
-        return scheduler_address(conn, tls=bool(tls_options(conn)))
+        return scheduler_address(self.connection, tls=bool(tls_options(self.connection)))
 
     def get_cluster_options(self, gpu_fallback: str = "cpu") -> ClusterOptions:
-        conn = self.get_connection(self.dask_conn_id)
+        conn = self.connection
         tls = tls_options(conn)
         extra = conn.extra_dejson
         cuda = {key: extra_value(extra, DASK_CONN_TYPE, key) for key in CUDA_KEYS}

@@ -7,10 +7,12 @@ and ``operators.report`` formats what goes to the log and XCom.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
@@ -146,18 +148,31 @@ class LLMCompilerOperator(BaseOperator):
         self._run: LLMCompilerRun | None = None
         self._killed = False
 
-    # settings ---------------------------------------------------------------------------
+    # hooks and settings -----------------------------------------------------------------
+    @cached_property
+    def llm_hook(self) -> LLMCompilerLLMHook:
+        return LLMCompilerLLMHook(self.llm_conn_id, model=self.model)
+
+    @cached_property
+    def dask_hook(self) -> DaskHook:
+        """The Dask connection's hook (only with a ``dask_conn_id``)."""
+        return DaskHook(self.dask_conn_id)
+
+    @cached_property
+    def store_hook(self) -> MetricsStoreHook:
+        return MetricsStoreHook(self.store_conn_id)
+
     def _llm_settings(self) -> LLMSettings | None:
         """None when there is nothing for an LLM to do (a plan without a prompt)."""
         if self.prompt is None:
             return None
-        settings = LLMCompilerLLMHook(self.llm_conn_id, model=self.model).get_settings()
+        settings = self.llm_hook.get_settings()
         self.log.info("LLM: %s", settings.describe())
         return settings
 
     def _cluster_options(self) -> ClusterOptions:
         if self.dask_conn_id:
-            return DaskHook(self.dask_conn_id).get_cluster_options(self.gpu_fallback)
+            return self.dask_hook.get_cluster_options(self.gpu_fallback)
         return embedded_cluster_options(self.gpu_fallback, self.embedded_cluster)
 
     def _config(self, context: Context, store_url: str, cluster: ClusterOptions) -> RunConfig:
@@ -175,18 +190,17 @@ class LLMCompilerOperator(BaseOperator):
 
     # the run ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        store_url = MetricsStoreHook(self.store_conn_id).get_url()
+        store_url = self.store_hook.get_url()
         config = self._config(context, store_url, self._cluster_options())
         run_id = uuid.uuid4().hex
         try:  # a missing tool module or a bad LLM connection still leaves a recorded, failed run
             config.toolset = build_toolset(self.toolset, self.tools)
         except Exception as exc:
-            reason = f"the tools could not be loaded: {(one_line(exc) or type(exc).__name__)}"
-            return self._fail_before_start(context, run_id, config, reason)
+            self._fail_before_start(context, run_id, config, f"the tools could not be loaded: {_cause(exc)}")
         try:
             settings = self._llm_settings()
         except Exception as exc:
-            return self._fail_before_start(context, run_id, config, _llm_failure(exc))
+            self._fail_before_start(context, run_id, config, _llm_failure(exc))
         if self.deferrable:
             self._submit_and_defer(context, RemoteRun(run_id, self.prompt, self.plan, settings, config))
         return self._run_here(context, run_id, settings, config)
@@ -197,7 +211,7 @@ class LLMCompilerOperator(BaseOperator):
         try:
             llm = settings.make() if settings is not None else None
         except Exception as exc:
-            return self._fail_before_start(context, run_id, config, _llm_failure(exc))
+            self._fail_before_start(context, run_id, config, _llm_failure(exc))
         run = LLMCompilerRun(self.prompt, plan=self.plan, llm=llm, config=config, on_event=self._log_event,
                              run_id=run_id)
         self._run = run
@@ -212,10 +226,11 @@ class LLMCompilerOperator(BaseOperator):
             self._run = None
         return self._report(context, result.to_dict())
 
-    def _fail_before_start(self, context: Context, run_id: str, config: RunConfig, reason: str) -> Any:
-        """Record a run that could not start, then fail the task with ``reason``."""
-        result = record_failure(run_id, self.prompt, config, reason)
-        return self._report(context, result.to_dict())  # raises, with the cause
+    def _fail_before_start(self, context: Context, run_id: str, config: RunConfig, reason: str) -> NoReturn:
+        """Record a run that could not start, report it, and fail the task with ``reason``."""
+        result = record_failure(run_id, self.prompt, config, reason).to_dict()
+        self._publish(context, result)
+        raise _run_failed(result)
 
     def _record_interrupted(self, run: LLMCompilerRun, stop: BaseException) -> None:
         run.cancel()
@@ -240,18 +255,16 @@ class LLMCompilerOperator(BaseOperator):
 
     # deferrable mode --------------------------------------------------------------------
     def _submit_and_defer(self, context: Context, spec: RemoteRun) -> None:
-        from distributed import Client
-
         from llmcompiler_provider.execution.cluster import check_versions
-        from llmcompiler_provider.triggers.run import LLMCompilerRunTrigger
+        from llmcompiler_provider.triggers.run import SETTLE_S, LLMCompilerRunTrigger
 
         cluster = spec.config.cluster
         try:
-            with Client(cluster.address, security=cluster.security, timeout="10s") as client:
+            with self.dask_hook.get_conn() as client:
                 check_versions(client)
                 submit_remote_run(client, spec)
         except Exception as exc:  # the scheduler is down or refuses the run: recorded as a failed run
-            reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {(one_line(exc) or type(exc).__name__)}"
+            reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {_cause(exc)}"
             self._fail_before_start(context, spec.run_id, spec.config, reason)
         context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=spec.run_id)
         self.log.info(
@@ -263,9 +276,10 @@ class LLMCompilerOperator(BaseOperator):
                 run_id=spec.run_id,
                 store_url=spec.config.store_url,
                 scheduler=cluster.address,
-                tls=DaskHook(self.dask_conn_id).get_tls_options(),
+                tls=self.dask_hook.get_tls_options(),
                 poll_interval=self.poll_interval,
                 timeout=timeout,
+                not_before=time.time() + SETTLE_S,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=timeout + 60),
@@ -276,7 +290,7 @@ class LLMCompilerOperator(BaseOperator):
         from llmcompiler_provider.store import get_run
 
         run_id = event["run_id"]
-        stored = get_run(run_id, MetricsStoreHook(self.store_conn_id).get_url())
+        stored = get_run(run_id, self.store_hook.get_url())
         if stored is None:
             context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
             cause = event.get("message") or "it is not in the store"
@@ -285,6 +299,15 @@ class LLMCompilerOperator(BaseOperator):
 
     # after the run ----------------------------------------------------------------------
     def _report(self, context: Context, result: dict[str, Any]) -> Any:
+        """Publish the run; its answer, or the task fails with the run's cause."""
+        self._publish(context, result)
+        if result.get("status") != "success":
+            raise _run_failed(result)
+        self.log.info("answer: %s", result.get("answer"))
+        return result.get("answer")
+
+    def _publish(self, context: Context, result: dict[str, Any]) -> None:
+        """XCom (run id, metrics), the plan and timing table in the log, and Airflow's Stats."""
         ti = context["ti"]
         run_id = result["run_id"]
         ti.xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
@@ -294,14 +317,18 @@ class LLMCompilerOperator(BaseOperator):
         _emit_stats(result, self.log)
         if result.get("metrics_saved") is False:
             self.log.warning("metrics were not saved: %s", result.get("metrics_error"))
-        if result.get("status") != "success":
-            raise AirflowException(f"LLMCompiler run {run_id} {result.get('status')}: {result.get('error')}")
-        self.log.info("answer: %s", result.get("answer"))
-        return result.get("answer")
+
+
+def _cause(exc: BaseException) -> str:
+    return one_line(exc) or type(exc).__name__
 
 
 def _llm_failure(exc: BaseException) -> str:
-    return f"the LLM could not be set up: {(one_line(exc) or type(exc).__name__)}"
+    return f"the LLM could not be set up: {_cause(exc)}"
+
+
+def _run_failed(result: dict[str, Any]) -> AirflowException:
+    return AirflowException(f"LLMCompiler run {result['run_id']} {result.get('status')}: {result.get('error')}")
 
 
 def _emit_stats(result: dict[str, Any], log: Any) -> None:

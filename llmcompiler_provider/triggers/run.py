@@ -19,6 +19,10 @@ from llmcompiler_provider.agent.remote_run import cancel_event_name, driver_name
 from llmcompiler_provider.hooks.dask import make_security
 
 FINISHED_STATUSES = frozenset({"success", "failed", "cancelled"})
+#: the least time between deferring and firing: Airflow 3.3 fails a task resumed before the executor
+#: has reported the process that deferred it (apache/airflow#66374, #67287, #72716: the stale
+#: "success" meets a queued or running task instance), and a run on an idle cluster can end sooner
+SETTLE_S = 10.0
 DRIVER_GONE = frozenset({"released", "forgotten"})
 
 
@@ -39,6 +43,7 @@ class LLMCompilerRunTrigger(BaseTrigger):
         tls: dict[str, Any] | None = None,
         poll_interval: float = 1.0,
         timeout: float | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         self.run_id = run_id
@@ -47,6 +52,7 @@ class LLMCompilerRunTrigger(BaseTrigger):
         self.tls = dict(tls or {})
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.not_before = not_before  # epoch seconds: no event before then (see SETTLE_S)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -58,6 +64,7 @@ class LLMCompilerRunTrigger(BaseTrigger):
                 "tls": self.tls,
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
+                "not_before": self.not_before,
             },
         )
 
@@ -100,7 +107,10 @@ class LLMCompilerRunTrigger(BaseTrigger):
             return None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        yield await self._outcome()
+        event = await self._outcome()
+        if self.not_before is not None:
+            await asyncio.sleep(max(0.0, self.not_before - time.time()))
+        yield event
 
     async def _outcome(self) -> TriggerEvent:
         """Wait for the run's outcome; the scheduler connection is released before the event is fired."""

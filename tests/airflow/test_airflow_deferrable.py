@@ -93,3 +93,22 @@ def test_the_trigger_reports_a_run_the_cluster_does_not_know(airflow_db, dask_sc
     event = first_event(trigger)
     assert event["status"] == "error" and event["run_id"] == "no-such-run"
     assert "is not known to the Dask scheduler" in event["message"]
+
+
+def test_the_trigger_fires_no_sooner_than_it_was_told(airflow_db, sqlite_url):
+    """A run that ends right after its task deferred is reported at ``not_before`` (Airflow 3.3 fails
+    a task resumed before the executor reported the process that deferred it)."""
+    from llmcompiler_provider.results import RunResult
+    from llmcompiler_provider.store import save_run
+
+    finished = RunResult(status="success")
+    save_run(finished.to_dict(), sqlite_url)
+    not_before = time.time() + 2.0
+    trigger = LLMCompilerRunTrigger(run_id=finished.run_id, store_url=sqlite_url,
+                                    scheduler=f"tcp://127.0.0.1:{free_port()}", not_before=not_before)
+    assert trigger.serialize()[1]["not_before"] == not_before  # survives the trip to the triggerer
+
+    event = first_event(trigger)
+    fired_at = time.time()
+    assert event == {"status": "finished", "run_id": finished.run_id, "run_status": "success"}
+    assert fired_at >= not_before
