@@ -93,20 +93,14 @@ class LLMCompilerRun:
     # the loop -------------------------------------------------------------------------
     def execute(self) -> RunResult:
         result = self.result
+        start: ClientStart | None = None
         try:
             self._validate()
             toolset = load_toolset(self.config.toolset)
             result.toolset = toolset.name
             if self.client is None:  # the cluster starts while the planner starts writing
                 start = self.client = ClientStart(self.config.cluster)
-                try:
-                    self._iterations(toolset)
-                finally:
-                    result.cluster = start.info or result.cluster
-                    self._release_futures()
-                    start.close()
-            else:
-                self._iterations(toolset)
+            self._iterations(toolset)
             result.status = "success"
         except RunCancelled as exc:
             result.status, result.error = "cancelled", str(exc)
@@ -121,8 +115,12 @@ class LLMCompilerRun:
             raise
         finally:
             result.finished = time.time()
+            if start is not None:
+                result.cluster = start.info or result.cluster
             self._fill_timings()
             self._release_futures()
+            if start is not None:  # after what finished was collected and released
+                start.close()
             self._record()
             self.on_event("status", {"status": result.status, "error": result.error})
         return result

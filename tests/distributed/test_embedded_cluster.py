@@ -89,3 +89,16 @@ def test_worker_processes_get_their_environment_and_this_process_keeps_its_own()
         assert list(client.run(lambda: __import__("os").environ.get(name)).values()) == ["yes"]
         assert name not in os.environ  # Dask's nanny set it here too, before starting the worker
     assert name not in os.environ
+
+
+def test_a_run_that_times_out_on_the_embedded_cluster_keeps_what_finished(sqlite_url):
+    """The cluster starts and stops with the run: what finished before the timeout is recorded."""
+    plan = '1. cpu_work(0.01, "quick")\n2. cpu_work(8, "slow")\n3. join()'
+    cluster = ClusterOptions(n_workers=2, threads_per_worker=2)
+    config = RunConfig(toolset="dist_tools:tools", cluster=cluster, store_url=sqlite_url, run_timeout=3,
+                       disabled_passes=("fusion",))
+    result = LLMCompilerRun(plan=plan, config=config).execute()
+
+    assert result.status == "failed" and "did not finish within 3 s" in result.error
+    statuses = {task["id"]: task["status"] for task in get_run(result.run_id, sqlite_url)["tasks"]}
+    assert statuses[1] == "success" and statuses[2] != "success"
