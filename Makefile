@@ -20,5 +20,6 @@ test-newest: setup
 lock: setup
 	bash scripts/lock.sh
 
+# the benchmark suite of benchmarks/ (not installed: runs from this checkout); results.json is not committed
 bench: setup
-	. scripts/env.sh && llmcompiler bench --suite quick --json bench/results.json --plot docs/img
+	. scripts/env.sh && llmcompiler bench --suite quick --json benchmarks/results.json --plot docs/img

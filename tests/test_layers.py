@@ -55,3 +55,9 @@ def test_the_compiler_imports_only_itself(path):
 @pytest.mark.parametrize("path", modules("triggers", "hooks"), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_triggers_and_hooks_do_not_import_operators(path):
     assert sorted(n for n in imported(path) if _ours(n, "operators")) == []
+
+
+@pytest.mark.parametrize("path", modules("."), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_package_does_not_import_the_benchmark_suite(path):
+    """The suite lives in the repository, not in the wheel: only ``llmcompiler bench`` loads it, by name."""
+    assert sorted(n for n in imported(path) if n == "benchmarks" or n.startswith("benchmarks.")) == []

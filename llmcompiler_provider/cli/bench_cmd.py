@@ -1,90 +1,58 @@
-"""``llmcompiler bench``: the benchmark suite (workloads x executors on this machine, one run).
+"""``llmcompiler bench``: the benchmark suite, when this package runs from a checkout of its repository.
 
-Progress goes to stderr; a summary of the targets to stdout. ``--json`` writes the
-results (shape documented in docs/benchmarks.md), ``--plot`` the PNG charts,
-``--report`` the markdown of docs/benchmarks.md. Exit status 1 when a
-workload/executor pair failed (the others are still reported).
+The suite is not part of the installed package: it lives in the repository's ``benchmarks/`` folder,
+where ``python -m benchmarks ARGS`` runs it too. Every argument after ``bench`` goes to the suite's own
+parser (``--help`` included); ``benchmarks`` is imported only when the command runs. From an installed
+wheel, which does not contain it, the command says where it lives and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
+import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S
+PROG = "llmcompiler bench"
+#: the folder holding this package: the repository's root for an editable install
+CHECKOUT = Path(__file__).resolve().parents[2]
+ABSENT = (
+    f"{PROG}: the benchmark suite is not part of the installed package; it lives in the benchmarks/ folder "
+    "of the llmcompiler-provider repository: run it from a checkout (an editable install: "
+    "pip install -e '.[bench]'), or there as python -m benchmarks"
+)
 
 
 def register(subparsers: Any) -> None:
-    from llmcompiler_provider.bench.suite import SUITES
-
     parser = subparsers.add_parser(
         "bench",
-        help="run the benchmark suite against the alternatives",
-        description="Run the benchmark suite: every workload on this project, hand-written Dask, a sequential "
-        "executor, the LLMCompiler reference's asyncio loop (and Airflow task mapping in the full suite).",
+        help="run the benchmark suite (from a checkout of the repository)",
+        description="Run the benchmark suite of the repository's benchmarks/ folder.",
+        add_help=False,
+        prefix_chars="\0",  # no option of its own: '--suite', '--help', ... all go to the suite's parser
     )
-    parser.add_argument("--suite", choices=list(SUITES), default="quick",
-                        help="; ".join(f"{name}: {spec.description}" for name, spec in SUITES.items()))
-    parser.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
-    parser.add_argument("--plot", metavar="DIR", help="write PNG charts to DIR")
-    parser.add_argument("--report", metavar="FILE", help="write the markdown report (docs/benchmarks.md) to FILE")
-    parser.add_argument("--tokens-per-s", type=float, default=DEFAULT_TOKENS_PER_S,
-                        help=f"pace of streamed plans (default {DEFAULT_TOKENS_PER_S:g})")
-    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile runs")
-    parser.add_argument("--from-json", metavar="FILE",
-                        help="run nothing: render --plot/--report from results an earlier run wrote with --json")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmcompiler_provider.bench.progress import Progress
-    from llmcompiler_provider.bench.report import to_json, write_outputs
-    from llmcompiler_provider.bench.suite import SUITES, run_suite
-
-    if args.tokens_per_s <= 0:
-        print("llmcompiler bench: --tokens-per-s must be positive", file=sys.stderr)
+    cli = suite_cli()
+    if cli is None:
+        print(ABSENT, file=sys.stderr)
         return 2
-    if args.from_json:
-        try:
-            data = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            print(f"llmcompiler bench: cannot read results from {args.from_json}: {error}", file=sys.stderr)
-            return 2
-        write_outputs(data, json_path=None, plot_dir=args.plot, report_path=args.report)
-        _print_summary(data)
-        return 0
-    result = run_suite(SUITES[args.suite], tokens_per_s=args.tokens_per_s, progress=Progress(not args.quiet),
-                       with_profile=not args.no_profile)
-    data = to_json(result, _command(args))
-    write_outputs(data, json_path=args.json, plot_dir=args.plot, report_path=args.report)
-    _print_summary(data)
-    return 1 if data["errors"] else 0
+    return int(cli.main(args.arguments, prog=PROG))
 
 
-def _command(args: argparse.Namespace) -> str:
-    parts = ["llmcompiler", "bench", "--suite", args.suite]
-    for flag, value in (("--json", args.json), ("--plot", args.plot), ("--report", args.report)):
-        if value:
-            parts += [flag, value]
-    if args.tokens_per_s != DEFAULT_TOKENS_PER_S:
-        parts += ["--tokens-per-s", f"{args.tokens_per_s:g}"]
-    if args.no_profile:
-        parts.append("--no-profile")
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-def _print_summary(data: dict[str, Any]) -> None:
-    print(f"suite {data['suite']}: {len(data['results'])} workload/executor pairs")
-    for row in data["results"]:
-        if row["executor"] == "llmcompiler":
-            print(f"  {row['workload']:<28} wall {row['wall_s'] * 1000:8.0f} ms  critical path "
-                  f"{row['critical_path_s'] * 1000:8.0f} ms  overhead {row['overhead_s'] * 1000:6.0f} ms")
-    for target in data["targets"]:
-        print(f"  [{'met' if target['met'] else 'MISSED'}] {target['target']}: {target['detail']}")
-    for error in data["errors"]:
-        print(f"  [error] {error}")
+def suite_cli() -> ModuleType | None:
+    """``benchmarks.cli`` of the checkout this package runs from (before any other ``benchmarks`` on the
+    path), or None where there is none: an installed wheel."""
+    if (CHECKOUT / "benchmarks" / "cli.py").is_file() and str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
+    try:
+        return importlib.import_module("benchmarks.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("benchmarks", "benchmarks.cli"):
+            raise
+        return None

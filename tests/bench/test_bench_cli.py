@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 LLMCOMPILER = str(Path(sys.executable).parent / "llmcompiler")
-BENCH_TOOLSET = "llmcompiler_provider.bench.tools:bench"
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_TOOLSET = "benchmarks.tools:bench"
 
 
 def llmcompiler(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([LLMCOMPILER, *args], capture_output=True, text=True, timeout=timeout)
+    """The command as run in the repository's root (``--toolset benchmarks.tools:bench`` imports from there)."""
+    return subprocess.run([LLMCOMPILER, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,24 @@ def test_progress_goes_to_stderr_and_a_summary_to_stdout(smoke):
 def test_a_bad_token_rate_is_one_line_and_exit_status_2():
     done = llmcompiler("bench", "--tokens-per-s", "0")
     assert done.returncode == 2 and done.stderr.strip() == "llmcompiler bench: --tokens-per-s must be positive"
+
+
+def test_python_m_benchmarks_is_the_same_command_under_its_own_name():
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--tokens-per-s", "0"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip() == "python -m benchmarks: --tokens-per-s must be positive"
+
+
+def test_without_the_repository_the_command_says_where_the_suite_lives(tmp_path, monkeypatch, capsys):
+    from llmcompiler_provider.cli import bench_cmd, main
+
+    monkeypatch.setattr(bench_cmd, "CHECKOUT", tmp_path)  # an installed wheel: no benchmarks/ beside the package
+    for name in ("benchmarks", "benchmarks.cli"):
+        monkeypatch.setitem(sys.modules, name, None)  # and none importable
+    assert main(["bench", "--suite", "smoke"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("llmcompiler bench: the benchmark suite is not part of the installed package")
+    assert "benchmarks/ folder" in error
 
 
 def test_simulate_prints_the_prediction_for_a_plan_file(tmp_path):

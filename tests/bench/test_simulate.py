@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from llmcompiler_provider.bench.tools import bench
+from benchmarks.tools import bench
 from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.results import PlanIteration, RunResult, TaskRecord
 from llmcompiler_provider.simulate import ClusterShape, ToolCost, learned_costs, load_costs, simulate

@@ -1,18 +1,14 @@
-"""200 prompts through one batch on the embedded cluster (``bench/load_bench.py``, which prints the
+"""200 prompts through one batch on the embedded cluster (``benchmarks/load_bench.py``, which prints the
 figures): all complete, every run is recorded, GPU slots are never shared, memory stays bounded.
 
 The prompts are ``plan=`` runs with cheap tools: the real local model is far too slow to
-plan 200 prompts on two cores (bench/planner_bench.py measures planning)."""
+plan 200 prompts on two cores (benchmarks/planner_bench.py measures planning)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from load_bench import run_batch  # noqa: E402
+from benchmarks.load_bench import run_batch
 
 RUNS = 200
 CONCURRENCY = 16

@@ -1,18 +1,11 @@
 """Common-subexpression elimination: identical pure calls run once.
 
 Two tasks are identical when they call the same tool with equal arguments
-(``call_key``: compared with their types, so ``1``, ``1.0`` and ``True``
-differ, and after earlier duplicates were replaced, so ``f($1)`` and ``f($2)``
-match when task 2 duplicated task 1). The later task is dropped,
-``graph.aliases`` maps its id to the first one, and references to it are
-rewritten. Tools with side effects (``pure=False``) and batch tasks are never
-merged.
-
-``Merger`` does this one task at a time, so it serves a plan that is still
-being written as well as a finished graph: the ``cse`` pass runs it over a
-graph's tasks, and ``PlanStream`` on each task as its line completes, before
-the task is dispatched (a duplicate is never dispatched: its id becomes an
-alias at once).
+(compared with their types, so ``1``, ``1.0`` and ``True`` differ, and after
+earlier duplicates were replaced, so ``f($1)`` and ``f($2)`` match when task 2
+duplicated task 1). The later task is dropped, ``graph.aliases`` maps its id to
+the first one, and references to it are rewritten. Tools with side effects
+(``pure=False``) and batch tasks are never merged.
 """
 
 from __future__ import annotations
@@ -56,45 +49,25 @@ def _frozen(value: Any) -> Any:
 
 
 def cse(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
-    """Merge identical pure calls into the first of them."""
-    aliases = dict(graph.aliases)
-    merger = Merger(aliases)
     tasks: dict[int, Task] = {}
+    aliases = dict(graph.aliases)
+    replaced: dict[int, int] = {}
+    first_of: dict[tuple, int] = {}
     for task in graph.tasks.values():
-        kept = merger.merge(task)
-        if kept is not None:
-            tasks[kept.id] = kept
-    if not merger.replaced:
-        return graph
-    return replace(graph, tasks=tasks, aliases=aliases, units=_without(graph.units, merger.replaced))
-
-
-class Merger:
-    """Common-subexpression elimination one task at a time, tasks in dependency order.
-
-    ``merge(task)`` returns the task to keep, its references to merged tasks
-    rewritten to the tasks that stand for them, or None when the task repeats an
-    earlier pure call: its id then maps to that call's id in ``aliases`` (the
-    dict given, which the caller owns) and in ``replaced``.
-    """
-
-    __slots__ = ("aliases", "replaced", "_first_of")
-
-    def __init__(self, aliases: dict[int, int]) -> None:
-        self.aliases = aliases
-        self.replaced: dict[int, int] = {}  # merged here: only these references are rewritten
-        self._first_of: dict[tuple, int] = {}  # call key -> id of the first task making that call
-
-    def merge(self, task: Task) -> Task | None:
-        replaced = self.replaced
-        if replaced and not replaced.keys().isdisjoint(task.deps):
+        if replaced and any(dep in replaced for dep in task.deps):
             task = _rewritten(task, replaced)
         if task.pure and not task.batch_of:
-            first = self._first_of.setdefault(call_key(task), task.id)
-            if first != task.id:
-                replaced[task.id] = self.aliases[task.id] = first
-                return None
-        return task
+            key = call_key(task)
+            first = first_of.get(key)
+            if first is not None:
+                replaced[task.id] = aliases[task.id] = first
+                continue
+            first_of[key] = task.id
+        tasks[task.id] = task
+    if not replaced:
+        return graph
+    units = _without(graph.units, replaced)
+    return replace(graph, tasks=tasks, aliases=aliases, units=units)
 
 
 def _rewritten(task: Task, replaced: dict[int, int]) -> Task:

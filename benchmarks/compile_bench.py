@@ -1,16 +1,16 @@
 """Compile time and peak memory of generated plans (lex + parse + analyze + optimize).
 
-    .venv/bin/python bench/compile_bench.py [--sizes 1000 10000 100000] [--repeat 3]
+    .venv/bin/python -m benchmarks.compile_bench [--sizes 1000 10000 100000] [--repeat 3]
 
 The same measurement the suite (``llmcompiler bench``) reports as ``compile``;
-see ``llmcompiler_provider/bench/compile_growth.py`` for what the plans contain.
+see ``benchmarks/compile_growth.py`` for what the plans contain.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from llmcompiler_provider.bench.compile_growth import measure
+from benchmarks.compile_growth import measure
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,12 +23,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from llmcompiler_provider.bench.executors.base import CallInterval, Outcome, Prepared, result_text
-from llmcompiler_provider.bench.workloads import Workload
+from benchmarks import child_environment
+from benchmarks.executors.base import CallInterval, Outcome, Prepared, result_text
+from benchmarks.workloads import Workload
 from llmcompiler_provider.plan.ir import Interp, Ref, TaskGraph
 
 DAG_FILE = '''"""Written by the llmcompiler benchmark: the DAG of the plan in bench_spec.json."""
-from llmcompiler_provider.bench.executors.airflow_mapping import build_dag
+from benchmarks.executors.airflow_mapping import build_dag
 
 dag = build_dag(__file__.rsplit("/", 1)[0] + "/bench_spec.json")
 '''
@@ -70,7 +70,7 @@ def _decode(value: Any, results: dict[int, Any]) -> Any:
 
 def run_call(spec: dict[str, Any], upstream: list, timings: str) -> dict[str, Any]:
     """One Airflow task instance: one tool call, its inputs from the earlier levels' XComs."""
-    from llmcompiler_provider.bench.tools import bench
+    from benchmarks.tools import bench
 
     results = {item["id"]: item["value"] for level in upstream for item in level}
     tool = bench[spec["tool"]]
@@ -86,7 +86,7 @@ def run_call(spec: dict[str, Any], upstream: list, timings: str) -> dict[str, An
 def build_dag(spec_path: str) -> Any:
     from airflow.sdk import DAG, task
 
-    from llmcompiler_provider.bench.tools import bench
+    from benchmarks.tools import bench
     from llmcompiler_provider.plan import compile_plan
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
@@ -127,14 +127,13 @@ class AirflowMappingExecutor:
 
     def _environment(self) -> dict[str, str]:
         assert self.home is not None
-        return {
-            **os.environ,
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        }
+        return child_environment(
+            AIRFLOW_HOME=str(self.home),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__DAGS_FOLDER=str(self.home / "dags"),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{self.home / 'airflow.db'}",
+            AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        )
 
     def _prepare_home(self) -> None:
         if self.home is not None:
@@ -159,7 +158,7 @@ class AirflowMappingExecutor:
             "timings": str(timings), "result": str(result),
         }), encoding="utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "llmcompiler_provider.bench.executors.airflow_mapping", str(spec_path)],
+            [sys.executable, "-m", "benchmarks.executors.airflow_mapping", str(spec_path)],
             env=self._environment(), capture_output=True, text=True, timeout=3600,
         )
         if done.returncode != 0 or not result.exists():

@@ -1,6 +1,6 @@
 """Issue 3's figures: how fast a streamed task starts, and where a prompt's time goes.
 
-    .venv/bin/python bench/planner_bench.py [--repeats 5]
+    .venv/bin/python -m benchmarks.planner_bench [--repeats 5]
 
 1. Line-to-start latency: a 12-task plan is fed to ``PlanStream`` at a fixed token
    rate (as an LLM would stream it); for each task, the time from its line being

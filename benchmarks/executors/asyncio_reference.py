@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from llmcompiler_provider.bench import gpu_sim
-from llmcompiler_provider.bench.executors.base import CallInterval, Outcome, Prepared, arguments, known_result, result_text
-from llmcompiler_provider.bench.replay import paced_async
-from llmcompiler_provider.bench.workloads import Workload
-from llmcompiler_provider.execution.units import Observation
+from benchmarks import gpu_sim
+from benchmarks.executors.base import CallInterval, Outcome, Prepared, arguments, known_result, result_text
+from benchmarks.replay import paced_async
+from benchmarks.workloads import Workload
+from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.plan import PlanStream
 from llmcompiler_provider.plan.ir import Task as PlanTask
 

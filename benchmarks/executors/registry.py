@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmcompiler_provider.bench.executors.asyncio_reference import AsyncioPollingExecutor
-from llmcompiler_provider.bench.executors.base import Executor
-from llmcompiler_provider.bench.executors.dask_submit import DaskSubmitExecutor
-from llmcompiler_provider.bench.executors.llmcompiler_run import LLMCompilerExecutor
-from llmcompiler_provider.bench.executors.sequential import SequentialExecutor
+from benchmarks.executors.asyncio_reference import AsyncioPollingExecutor
+from benchmarks.executors.base import Executor
+from benchmarks.executors.dask_submit import DaskSubmitExecutor
+from benchmarks.executors.llmcompiler_run import LLMCompilerExecutor
+from benchmarks.executors.sequential import SequentialExecutor
 from llmcompiler_provider.results import ClusterInfo
 
 
@@ -33,7 +33,7 @@ def make_executors(client: Any, cluster: ClusterInfo, *, airflow: bool = False) 
         SequentialExecutor(),
     ]
     if airflow:
-        from llmcompiler_provider.bench.executors.airflow_mapping import AirflowMappingExecutor
+        from benchmarks.executors.airflow_mapping import AirflowMappingExecutor
 
         executors.append(AirflowMappingExecutor())
     return executors

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from llmcompiler_provider.bench import gpu_sim
-from llmcompiler_provider.bench.executors.base import CallInterval, Outcome, Prepared, arguments, known_result, result_text
-from llmcompiler_provider.bench.workloads import Workload
+from benchmarks import gpu_sim
+from benchmarks.executors.base import CallInterval, Outcome, Prepared, arguments, known_result, result_text
+from benchmarks.workloads import Workload
 
 
 class SequentialExecutor:

@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
-from llmcompiler_provider.bench.executors.base import CallInterval, Outcome, Prepared
-from llmcompiler_provider.bench.replay import ReplayChatModel
-from llmcompiler_provider.bench.workloads import Workload
+from benchmarks.executors.base import CallInterval, Outcome, Prepared
+from benchmarks.replay import ReplayChatModel
+from benchmarks.workloads import Workload
 from llmcompiler_provider.results import ClusterInfo
 
 

@@ -1,4 +1,5 @@
-"""The suite's results as JSON, PNG charts and the markdown of ``docs/benchmarks.md``."""
+"""The suite's results as JSON and the markdown of ``docs/benchmarks.md`` (charts: ``charts.py``;
+targets: ``targets.py``)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,12 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from llmcompiler_provider.bench.profiling import median_phases
-from llmcompiler_provider.bench.suite import SuiteResult, WorkloadResult
-
-#: workloads whose calls take 100 ms or more (the 10%-of-critical-path target)
-LONG_CALL_WORKLOADS = (
-    "fanout-8x200ms", "fanout-64x100ms", "layers-4x4x100ms", "llmc-lookups-4", "fanout-64x100ms-blocking",
-)
-OURS = "llmcompiler"
-STREAMED = "llmcompiler-streamed"
-POLLING = "asyncio-poll-10ms"
-DASK = "dask-submit"
-AIRFLOW = "airflow-mapping"
+from benchmarks.charts import write_plots
+from benchmarks.profiling import median_phases
+from benchmarks.suite import SuiteResult
+from benchmarks.targets import DASK, targets
 
 
 # JSON ------------------------------------------------------------------------------------
@@ -78,125 +71,6 @@ def to_json(result: SuiteResult, command: str) -> dict[str, Any]:
 
 def _walls(result: SuiteResult, executor: str) -> dict[str, float]:
     return {r.workload.name: r.summary.wall_s for r in result.results if r.executor == executor}
-
-
-def _row(rows: Iterable[dict[str, Any]], workload: str, executor: str) -> dict[str, Any] | None:
-    return next((r for r in rows if r["workload"] == workload and r["executor"] == executor), None)
-
-
-def targets(rows: list[dict[str, Any]], result: SuiteResult) -> list[dict[str, Any]]:
-    """Issue 7's targets, each met or missed, by how much."""
-    out = []
-    for name in LONG_CALL_WORKLOADS:
-        ours = _row(rows, name, OURS)
-        if ours:
-            ratio = ours["wall_s"] / ours["critical_path_s"] - 1
-            out.append(_target(f"{name}: wall within 10% of the critical path", ratio <= 0.10,
-                               f"wall {ours['wall_s']*1000:.0f} ms is {ratio:+.1%} over the critical path "
-                               f"({ours['critical_path_s']*1000:.0f} ms)"))
-    for ours in (r for r in rows if r["kind"] == "io" and r["executor"] == (STREAMED if r["streamed"] else OURS)):
-        polling = _row(rows, ours["workload"], POLLING)
-        if polling:
-            diff = ours["overhead_s"] - polling["overhead_s"]
-            out.append(_target(f"{ours['workload']}: {ours['executor']} overhead no higher than the 10 ms polling executor's", diff <= 0,
-                               f"{ours['overhead_s']*1000:.0f} ms vs {polling['overhead_s']*1000:.0f} ms "
-                               f"({diff*1000:+.0f} ms)"))
-    for ours in (r for r in rows if r["executor"] == OURS and r["kind"] == "cpu"):
-        polling = _row(rows, ours["workload"], POLLING)
-        if polling:
-            speedup = polling["wall_s"] / ours["wall_s"]
-            ceiling = result.machine.get("two_process_scaling")
-            note = f"; two processes run the same work {ceiling:.2f}x as fast as one here" if ceiling else ""
-            out.append(_target(f"{ours['workload']}: at least 1.8x faster than the asyncio executor", speedup >= 1.8,
-                               f"{speedup:.2f}x ({ours['wall_s']:.2f} s vs {polling['wall_s']:.2f} s{note})"))
-    for ours in (r for r in rows if r["executor"] == OURS and r["kind"] == "gpu"):
-        polling = _row(rows, ours["workload"], POLLING)
-        out.append(_target(f"{ours['workload']}: GPU slots never oversubscribed", ours["gpu_peak_sharing"] == 1,
-                           f"at most {ours['gpu_peak_sharing']} call(s) on one slot at once"))
-        if polling:
-            out.append(_target(f"{ours['workload']}: faster than the unbounded asyncio executor",
-                               ours["wall_s"] < polling["wall_s"],
-                               f"{ours['wall_s']:.2f} s vs {polling['wall_s']:.2f} s "
-                               f"(asyncio peaked at {polling['gpu_peak_sharing']} calls per slot)"))
-    for airflow in (r for r in rows if r["executor"] == AIRFLOW):
-        ours = _row(rows, airflow["workload"], OURS)
-        if ours:
-            theirs, mine = _per_call_overhead_ms(airflow), _per_call_overhead_ms(ours)
-            ratio = theirs / max(mine, 1e-3)
-            limit = "the GPU slots' bound" if ours.get("resource_bound_s") else "the critical path"
-            out.append(_target(f"{airflow['workload']}: 50x less overhead per call than Airflow task mapping",
-                               ratio >= 50, f"{ratio:.0f}x ({theirs:.0f} ms vs {mine:.2f} ms per call over {limit})"))
-    for figures in result.compile:
-        if figures.tasks == 10000:
-            out.append(_target("10k-task plan compiles in under 0.5 s", figures.seconds < 0.5,
-                               f"{figures.seconds:.3f} s ({figures.us_per_task:.0f} µs per task)"))
-    if len(result.compile) >= 2:
-        small, large = result.compile[0], result.compile[-1]
-        growth = large.us_per_task / small.us_per_task
-        out.append(_target("compile time grows linearly", growth <= 1.5,
-                           f"{small.us_per_task:.0f} µs/task at {small.tasks:,} tasks, "
-                           f"{large.us_per_task:.0f} µs/task at {large.tasks:,} ({growth:.2f}x)"))
-    return out
-
-
-def _per_call_overhead_ms(row: dict[str, Any]) -> float:
-    """Overhead per call over the physical limit: the critical path, or the GPU slots' bound when larger."""
-    limit = max(row["critical_path_s"], row.get("resource_bound_s") or 0.0)
-    return (row["wall_s"] - limit) / row["tasks"] * 1000
-
-
-def _target(name: str, met: bool, detail: str) -> dict[str, Any]:
-    return {"target": name, "met": bool(met), "detail": detail}
-
-
-# charts ----------------------------------------------------------------------------------
-def write_plots(data: dict[str, Any], directory: str) -> list[str]:
-    """``overhead.png`` (overhead per call, per executor and workload) and ``compile.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(directory, exist_ok=True)
-    written = []
-    rows = [r for r in data["results"] if not r["streamed"]]
-    workloads = list(dict.fromkeys(r["workload"] for r in rows))
-    executors = list(dict.fromkeys(r["executor"] for r in rows))
-    fig, ax = plt.subplots(figsize=(11, 5.5))
-    width = 0.8 / max(1, len(executors))
-    for i, executor in enumerate(executors):
-        values = []
-        for workload in workloads:
-            row = _row(rows, workload, executor)
-            values.append(max(row["overhead_per_task_ms"], 1e-3) if row else float("nan"))
-        ax.bar([x + i * width for x in range(len(workloads))], values, width, label=executor)
-    ax.set_yscale("log")
-    ax.set_ylabel("overhead per call, ms (wall - critical path) / calls, log scale")
-    ax.set_xticks([x + width * (len(executors) - 1) / 2 for x in range(len(workloads))])
-    ax.set_xticklabels(workloads, rotation=30, ha="right", fontsize=8)
-    ax.legend(fontsize=8)
-    ax.set_title(f"Overhead per call by executor ({data['suite']} suite, median of repeats)")
-    fig.tight_layout()
-    path = os.path.join(directory, "overhead.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
-    if data["compile"]:
-        fig, ax1 = plt.subplots(figsize=(7, 4.5))
-        sizes = [c["tasks"] for c in data["compile"]]
-        ax1.loglog(sizes, [c["seconds"] for c in data["compile"]], "o-", label="compile time (s)")
-        ax1.loglog(sizes, [c["peak_mb"] for c in data["compile"]], "s--", label="peak memory (MiB)")
-        first = data["compile"][0]["seconds"] / sizes[0]
-        ax1.loglog(sizes, [first * n for n in sizes], ":", color="grey", label="linear from the first point")
-        ax1.set_xlabel("tasks in the plan")
-        ax1.set_title("Compile growth (lex + parse + analyze + every pass)")
-        ax1.legend(fontsize=8)
-        fig.tight_layout()
-        path = os.path.join(directory, "compile.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-    return written
 
 
 # markdown --------------------------------------------------------------------------------
@@ -257,7 +131,7 @@ def _shapes(data: dict[str, Any]) -> str:
         f"`execution/cluster.py`: a `LocalCluster` of {c.get('workers')} worker processes x "
         f"{c.get('threads_per_worker')} threads, each declaring `GPU=1` "
         f"({c.get('gpu_slots')} GPU slots, CPU fallback: the GPU is simulated on the CPU, see "
-        "`llmcompiler_provider/bench/gpu_sim.py`). `asyncio-poll-10ms` and `sequential` run in the "
+        "`benchmarks/gpu_sim.py`). `asyncio-poll-10ms` and `sequential` run in the "
         "benchmark process (one process, one event loop; the asyncio executor sees the same number of "
         "simulated GPU slots and does not limit them). `airflow-mapping` runs `dag.test()` in a separate "
         "process with its own SQLite metadata database."
@@ -347,7 +221,7 @@ def _compile_table(data: dict[str, Any], images: dict[str, str]) -> list[str]:
     out = [
         "## Compile time and memory",
         "",
-        "Generated plans (`llmcompiler_provider/bench/compile_growth.py`); best of the suite's repeats, the "
+        "Generated plans (`benchmarks/compile_growth.py`); best of the suite's repeats, the "
         "first in a fresh process, whose growth of peak resident memory during the compile is the peak memory. "
         "The columns without passes and through `PlanStream` are measured by the full suite only.",
         "",
@@ -397,7 +271,7 @@ def _overhead_reading(data: dict[str, Any]) -> list[str]:
                 *(f"| `{t['function']}` | {t['calls']} | {t['self_ms']:.1f} | {t['cumulative_ms']:.1f} |" for t in figures["top"]),
                 "",
             ]
-    reading = resources.files("llmcompiler_provider.bench").joinpath("reading.md")
+    reading = resources.files("benchmarks").joinpath("reading.md")
     if reading.is_file():
         out += [reading.read_text(encoding="utf-8").strip(), ""]
     return out

@@ -7,9 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from llmcompiler_provider.bench.executors.base import CallInterval
-from llmcompiler_provider.bench.replay import join_arrival, line_arrivals
-from llmcompiler_provider.bench.tools import GPU_SLOT_PATTERN
+from benchmarks.executors.base import CallInterval
+from benchmarks.replay import join_arrival, line_arrivals
+from benchmarks.tools import GPU_SLOT_PATTERN
 from llmcompiler_provider.execution.cluster import GPU_RESOURCE
 from llmcompiler_provider.metrics import Interval, critical_path_s
 from llmcompiler_provider.plan.ir import TaskGraph

@@ -1,7 +1,7 @@
 """What the embedded default costs an Airflow task before its planner writes: each figure measured in a
 fresh Python process (as every task process is), the alternatives side by side, medians of --repeats.
 
-    .venv/bin/python bench/startup_bench.py [--repeats 5] [--json FILE]
+    .venv/bin/python -m benchmarks.startup_bench [--repeats 5] [--json FILE]
 
 * cluster: ``open_client`` on the embedded default (scheduler and workers on threads of the process)
   against two worker processes (the default until this benchmark), Dask's import included;

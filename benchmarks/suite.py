@@ -7,14 +7,14 @@ import platform
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from llmcompiler_provider.bench import compile_growth, measure
-from llmcompiler_provider.bench import workloads as catalogue
-from llmcompiler_provider.bench.executors.base import Executor, Outcome, Prepared
-from llmcompiler_provider.bench.profiling import client_cost_per_call, dask_round_trip, profile_runs
-from llmcompiler_provider.bench.progress import Progress
-from llmcompiler_provider.bench.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals, stream_duration
-from llmcompiler_provider.bench.tools import CRUNCH_COST_S, GPU_S, bench, calibrate_crunch, process_scaling
-from llmcompiler_provider.bench.workloads import Workload
+from benchmarks import compile_growth, measure
+from benchmarks import workloads as catalogue
+from benchmarks.executors.base import Executor, Outcome, Prepared
+from benchmarks.profiling import client_cost_per_call, dask_round_trip, profile_runs
+from benchmarks.progress import Progress
+from benchmarks.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals, stream_duration
+from benchmarks.tools import CRUNCH_COST_S, GPU_S, bench, calibrate_crunch, process_scaling
+from benchmarks.workloads import Workload
 from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.simulate import ClusterShape, ToolCost, declared_costs, simulate
 
@@ -150,7 +150,7 @@ def run_suite(
     with_profile: bool = True,
 ) -> SuiteResult:
     """Run ``spec`` on the embedded cluster (started and closed here)."""
-    from llmcompiler_provider.bench.executors.registry import make_executors
+    from benchmarks.executors.registry import make_executors
     from llmcompiler_provider.execution.cluster import ClusterOptions, open_client
 
     progress = progress or Progress(enabled=False)

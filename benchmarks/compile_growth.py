@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from benchmarks import child_environment
 from llmcompiler_provider.plan import PlanStream, compile_plan
 from llmcompiler_provider.plan.signature import Param, ToolSignature
 
@@ -75,8 +76,8 @@ def streamed(text: str) -> None:
 def fresh_process_compile(size: int) -> tuple[float, float]:
     """(seconds, peak MiB growth) of one compile of a generated plan in a new process."""
     done = subprocess.run(
-        [sys.executable, "-m", "llmcompiler_provider.bench.compile_growth", str(size)],
-        capture_output=True, text=True, timeout=1800,
+        [sys.executable, "-m", "benchmarks.compile_growth", str(size)],
+        env=child_environment(), capture_output=True, text=True, timeout=1800,
     )
     if done.returncode != 0:
         raise RuntimeError(f"compiling {size:,} tasks in a fresh process failed: {done.stderr.strip()[-300:]}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from llmcompiler_provider.bench.workloads import Workload
-from llmcompiler_provider.execution.units import Observation, resolve_arguments
+from benchmarks.workloads import Workload
+from llmcompiler_provider.execution.dataflow import resolve_arguments
+from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.tools.registry import Toolset
 

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from llmcompiler_provider.bench.executors.base import CallInterval, Outcome, Prepared, result_text
-from llmcompiler_provider.bench.replay import paced
-from llmcompiler_provider.bench.workloads import Workload
+from benchmarks.executors.base import CallInterval, Outcome, Prepared, result_text
+from benchmarks.replay import paced
+from benchmarks.workloads import Workload
 from llmcompiler_provider.plan.ir import Interp, Ref, map_refs
 
 

@@ -1,10 +1,10 @@
 """Load: a batch of prompts through one embedded cluster, every run recorded, GPU slots never shared.
 
-    .venv/bin/python bench/load_bench.py [--runs 200] [--concurrency 16] [--store sqlite:///load.db]
+    .venv/bin/python -m benchmarks.load_bench [--runs 200] [--concurrency 16] [--store sqlite:///load.db]
 
 Each prompt is a ``plan=`` run (the planner is left out: the real local model writes
 one plan in seconds, too slow for hundreds on two cores, and planning is measured by
-bench/planner_bench.py): two BM25 searches over the demo encyclopedia and one call
+benchmarks/planner_bench.py): two BM25 searches over the demo encyclopedia and one call
 that holds a ``GPU`` slot for 20 ms. The runs share the default embedded cluster
 (2 worker processes x 32 threads, one GPU slot each) and go ``--concurrency`` at a
 time, as the mapped tasks of one Airflow batch would. Printed: runs per minute,
@@ -33,7 +33,7 @@ import psutil
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
 from llmcompiler_provider.execution.cluster import GPU_RESOURCE, ClusterOptions, open_client
 from llmcompiler_provider.results import RunResult
-from llmcompiler_provider.store import get_run, list_runs
+from llmcompiler_provider.store import get_run
 from llmcompiler_provider.tools import Toolset
 from llmcompiler_provider.tools.demo import demo
 
@@ -54,7 +54,7 @@ def gpu_summary(text: str) -> str:
     return text[:80]
 
 
-cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import bench/
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers may lack benchmarks/ on their path
 
 
 def load_plan(n: int) -> str:

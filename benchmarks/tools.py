@@ -9,7 +9,7 @@
 * ``crunch``: pure-Python arithmetic holding the GIL; ``work`` loop iterations
   (the suite calibrates how many make about 200 ms on the machine).
 * ``gpu_100ms``: needs one ``GPU`` slot and 100 ms of it; degrades when two share a
-  slot (:mod:`llmcompiler_provider.bench.gpu_sim`; simulated on the CPU).
+  slot (:mod:`benchmarks.gpu_sim`; simulated on the CPU).
 * ``search`` / ``math``: the LLMCompiler benchmarks' tools: a 200 ms lookup that
   answers with a number, and arithmetic over the numbers in its context.
 
@@ -24,7 +24,7 @@ import time
 import zlib
 from typing import Any
 
-from llmcompiler_provider.bench import gpu_sim
+from benchmarks import gpu_sim
 from llmcompiler_provider.tools.registry import Toolset
 
 bench = Toolset("bench", description="Benchmark tools: simulated I/O, CPU-bound Python, a simulated GPU.")
