@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Collection, Iterator
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,47 @@ class Task:
 
 
 _TASK_FIELDS = frozenset(Task.__dataclass_fields__)
+
+
+def call_key(task: Task) -> tuple:
+    """A hashable key equal for two tasks exactly when they make the same call."""
+    args = _frozen(task.args) if task.args else ()
+    # keyword names are strings: only the values need freezing
+    kwargs = [(name, v if v.__class__ is str else _frozen(v)) for name, v in task.kwargs.items()]
+    return (task.tool, args, *kwargs)
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a hashable that equals another's only for the same types and values.
+
+    Built of strings and tuples only, so hashing and comparing it runs in C: a
+    string stands for itself, anything else becomes a tuple tagged with its type
+    (``1 == 1.0 == True`` in Python, and ``Ref``/``Interp`` hash in Python code).
+    """
+    kind = value.__class__
+    if kind is str:
+        return value
+    if kind is Ref:
+        return (Ref, value.id)
+    if kind is float:
+        return (float, repr(value))  # 0.0 and -0.0 stay apart
+    if kind is dict:
+        return (dict, tuple([(_frozen(k), v if v.__class__ is str else _frozen(v)) for k, v in value.items()]))
+    if kind is list or kind is tuple:
+        return (kind, tuple([v if v.__class__ is str else _frozen(v) for v in value]))
+    if kind is Interp:
+        return (Interp, tuple([p if p.__class__ is str else (Ref, p.id) for p in value.parts]))
+    return (kind, value)  # int, bool, None
+
+
+def units_without(
+    units: list[tuple[int, ...]] | None, removed: Collection[int]
+) -> list[tuple[int, ...]] | None:
+    """``TaskGraph.units`` with the ``removed`` task ids left out (and units left empty dropped)."""
+    if units is None:
+        return None
+    kept = [tuple(i for i in unit if i not in removed) for unit in units]
+    return [unit for unit in kept if unit]
 
 
 @dataclass

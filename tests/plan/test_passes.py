@@ -90,6 +90,15 @@ def test_dce_follows_cse_aliases_and_drops_aliases_of_removed_tasks():
     assert result.aliases == {2: 1}
 
 
+def test_passes_that_remove_tasks_remove_them_from_the_units_too():
+    graph = graph_of('1. search("a")\n2. search("a")\n3. math($1)\n4. math("b")', outputs=[3])
+    graph.units = [(1, 2), (3, 4)]
+    merged = cse.cse(graph, CATALOGUE)
+    assert merged.units == [(1,), (3, 4)]
+    assert dce.dce(merged, CATALOGUE).units == [(1,), (3,)]
+    assert batching.batching(graph_of('1. search("a")\n2. search("b")'), CATALOGUE).units is None
+
+
 # priorities ------------------------------------------------------------------------------
 def test_priorities_are_the_longest_cost_path_to_a_sink_in_milliseconds():
     # search 0.5 s, llm 2 s, math 0.01 s

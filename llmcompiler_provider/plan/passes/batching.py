@@ -30,8 +30,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from llmcompiler_provider.plan.ir import Task, TaskGraph
-from llmcompiler_provider.plan.passes.cse import _without
+from llmcompiler_provider.plan.ir import Task, TaskGraph, units_without
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -58,7 +57,7 @@ def batching(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGr
     for task_id in tasks:
         by_depth.setdefault(depth[task_id], []).append(task_id)
     ordered = {task_id: tasks[task_id] for level in sorted(by_depth) for task_id in by_depth[level]}
-    return replace(graph, tasks=ordered, aliases=aliases, units=_without(graph.units, merged))
+    return replace(graph, tasks=ordered, aliases=aliases, units=units_without(graph.units, merged))
 
 
 def _depths(graph: TaskGraph) -> dict[int, int]:

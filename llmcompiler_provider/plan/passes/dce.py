@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from llmcompiler_provider.plan.ir import TaskGraph
-from llmcompiler_provider.plan.passes.cse import _without
+from llmcompiler_provider.plan.ir import TaskGraph, units_without
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -31,10 +30,10 @@ def dce(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
         stack.extend(dep if dep in tasks else graph.resolve(dep) for dep in tasks[task_id].deps)
     if len(live) == len(tasks):
         return graph
-    dead = {i: None for i in tasks if i not in live}
+    dead = {i for i in tasks if i not in live}
     return replace(
         graph,
         tasks={i: task for i, task in tasks.items() if i in live},
         aliases={i: target for i, target in graph.aliases.items() if graph.resolve(i) in live},
-        units=_without(graph.units, dead),
+        units=units_without(graph.units, dead),
     )
