@@ -4,20 +4,21 @@
 arguments, references, what may follow ``join()``), records every problem as a
 ``Diagnostic``, and returns the finished ``Task`` when the line completes one.
 Both ``compile_plan`` and ``PlanStream`` drive it, so whole-text and streamed
-compilation accept exactly the same plans.
+compilation accept exactly the same plans. It only analyzes: optimizing is the
+passes' work (``PlanStream`` hands each finished task to the ``cse`` pass's
+``Merger`` through ``merge``).
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Collection, Mapping
+from typing import Callable, Collection, Mapping
 
 from llmcompiler_provider.plan.ast import Argument, Blank, Call, EndOfPlan, Prose, Thought
 from llmcompiler_provider.plan.errors import MAX_ERRORS, Diagnostic, PlanSyntaxError
-from llmcompiler_provider.plan.ir import Interp, Ref, Span, Task, TaskGraph, map_refs
+from llmcompiler_provider.plan.ir import Interp, Span, Task, TaskGraph
 from llmcompiler_provider.plan.lexer import shorten
 from llmcompiler_provider.plan.parser import END_OF_PLAN, parse_line
-from llmcompiler_provider.plan.passes.cse import call_key
 from llmcompiler_provider.plan.signature import ToolSignature
 
 # where the plan is: before join(), after join(), after <END_OF_PLAN>
@@ -86,8 +87,9 @@ class PlanAnalyzer:
 
     ``prior_ids`` are task ids of earlier plans (a replan continues their
     numbering): references to them are allowed, and new ids must be larger.
-    With ``cse``, an identical pure call to an earlier task is not added: its id
-    is recorded in ``graph.aliases`` and later references are rewritten.
+    ``merge``, when set, sees each finished task before it joins the graph and
+    returns the task to add (its references maybe rewritten), or None to leave
+    it out (``cse.Merger.merge``, which records the task's id as an alias).
     """
 
     def __init__(
@@ -96,7 +98,6 @@ class PlanAnalyzer:
         *,
         source: str = "<plan>",
         prior_ids: Collection[int] = (),
-        cse: bool = False,
     ) -> None:
         self.catalogue = catalogue
         self.source = source
@@ -111,8 +112,7 @@ class PlanAnalyzer:
         self.stage = _PLANNING
         self.thought: list[str] = []  # Thought text waiting for the next task
         self.in_thought = False
-        self.cse = cse
-        self._call_keys: dict[tuple, int] = {}
+        self.merge: Callable[[Task], Task | None] | None = None
         self._binders: dict[str, _Binder] = {}
 
     @property
@@ -252,12 +252,6 @@ class PlanAnalyzer:
                 self.broken.add(number)
             return None
         args, kwargs = bound
-        aliases = self.graph.aliases
-        deps = frozenset([ref.id for ref in call.refs]) if call.refs else _NO_DEPS
-        if aliases and not aliases.keys().isdisjoint(deps):
-            rewrite = _alias_rewriter(aliases)
-            args, kwargs = map_refs(args, rewrite), map_refs(kwargs, rewrite)
-            deps = frozenset([aliases.get(i, i) for i in deps])
         thought = "\n".join(self.thought) if self.thought else None
         self.thought = []
         template = self._binders[call.tool].template
@@ -269,14 +263,12 @@ class PlanAnalyzer:
             span=Span(self.line_no, call.number_col),
             resources=dict(template.resources),  # each task its own, as a new Task would have
         )
-        task.__dict__["deps"] = deps  # the parser found the references already: seed Task.deps's cache
-        if self.cse and task.pure:
-            key = call_key(task)
-            first = self._call_keys.get(key)
-            if first is not None:
-                aliases[number] = first
+        # the parser found the references already: seed Task.deps's cache
+        task.__dict__["deps"] = frozenset([ref.id for ref in call.refs]) if call.refs else _NO_DEPS
+        if self.merge is not None:
+            task = self.merge(task)
+            if task is None:
                 return None
-            self._call_keys[key] = number
         self.graph.tasks[number] = task
         return task
 
@@ -387,10 +379,3 @@ def _repeated(tool: str, name: str, arguments: list[Argument], argument: Argumen
     if earlier_keyword:
         return f"{tool}() got the keyword argument '{name}' twice"
     return f"{tool}() got multiple values for argument '{name}'"
-
-
-def _alias_rewriter(aliases: dict[int, int]):
-    def rewrite(ref: Ref) -> Ref:
-        return Ref(aliases[ref.id]) if ref.id in aliases else ref
-
-    return rewrite

@@ -33,18 +33,15 @@ def compile_plan(
     passes of ``PASSES`` to skip.
     """
     passes.check_pass_names(disabled_passes)
-    # common-subexpression elimination is done by the analyzer as tasks are made (as for a
-    # stream): the same result as the ``cse`` pass, without a second walk over every task
-    cse = optimize and "cse" not in disabled_passes
     with passes.collector_paused():  # the whole compile, not only the passes
-        graph = _analyzed(text, catalogue, source, prior_ids, cse=cse, require_join=require_join)
+        graph = _analyzed(text, catalogue, source, prior_ids, require_join=require_join)
         if outputs is not None:
             unknown = sorted(set(outputs) - graph.tasks.keys() - graph.aliases.keys())
             if unknown:
                 raise ValueError(f"outputs name tasks the plan does not have: {', '.join(map(str, unknown))}")
             graph.outputs = frozenset(outputs)
         if optimize:
-            graph = passes.optimize(graph, catalogue, disabled={*disabled_passes, "cse"})
+            graph = passes.optimize(graph, catalogue, disabled=disabled_passes)
         return graph
 
 
@@ -54,18 +51,17 @@ def _analyzed(
     source: str,
     prior_ids: Collection[int],
     *,
-    cse: bool,
     require_join: bool,
 ) -> TaskGraph:
     """The plan's graph before the passes (``PlanError`` for a plan with problems).
 
-    The analyzer and what only it holds (its tables of ids and call keys, and the
-    tasks the passes replace) are garbage once the graph is made: dropping them
+    The analyzer and what only it holds (its tables of ids and of each tool's
+    binding) are garbage once the graph is made: dropping them
     here, not at the end of ``compile_plan``, means the collector, switched back
     on at the end, does not scan them first (after a 10k-task plan it scans 61k
     objects instead of 136k).
     """
-    analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids, cse=cse)
+    analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids)
     lines = text.split("\n")
     for line in lines[:-1]:
         analyzer.add_line(line)

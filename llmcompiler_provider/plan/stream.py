@@ -7,7 +7,7 @@ from typing import Collection, Mapping
 from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import Task, TaskGraph
-from llmcompiler_provider.plan.passes import check_pass_names
+from llmcompiler_provider.plan.passes import check_pass_names, cse
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -38,9 +38,11 @@ class PlanStream:
       may be fed after ``close``.
     * ``optimize`` and ``disabled_passes`` are ``compile_plan``'s switches. Of the
       passes, only ``cse`` runs on a stream (its tasks are dispatched before the
-      plan is complete): an identical pure call to an earlier task is not
-      returned, its id maps to the earlier id in ``graph.aliases``, and later
-      references to it are rewritten.
+      plan is complete), one task at a time as each line completes (its
+      ``Merger``): an identical pure call to an earlier task is not returned,
+      its id maps to the earlier id in ``graph.aliases``, and later references
+      to it are rewritten, so the graph is the one ``compile_plan`` makes with
+      only ``cse``.
     * ``graph`` is the graph so far; ``done`` is True once ``join()`` was read;
       ``diagnostics`` lists every problem so far.
     """
@@ -55,8 +57,9 @@ class PlanStream:
         prior_ids: Collection[int] = (),
     ) -> None:
         check_pass_names(disabled_passes)
-        cse = optimize and "cse" not in disabled_passes
-        self._analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids, cse=cse)
+        self._analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids)
+        if optimize and "cse" not in disabled_passes:
+            self._analyzer.merge = cse.Merger(self._analyzer.graph.aliases).merge
         self._partial: list[str] = []  # pieces of the line not yet ended by a newline
         self._closed = False
 

@@ -7,7 +7,8 @@ import random
 import pytest
 from plan_catalogue import CATALOGUE
 
-from llmcompiler_provider.plan import Interp, PlanError, PlanStream, Ref, compile_plan
+from llmcompiler_provider.plan import PASSES, Interp, PlanError, PlanStream, Ref, compile_plan
+from llmcompiler_provider.plan.passes import cse
 
 PLAN = (
     "Thought: look both up at once\n"
@@ -158,3 +159,58 @@ def test_a_cut_marker_is_an_error_before_join_or_when_its_line_is_complete():
         compile_plan('1. search("a")\n<END_', CATALOGUE)
     with pytest.raises(PlanError, match="3:1: error: text after join()"):
         compile_plan('1. search("a")\njoin()\n<END_\n', CATALOGUE)
+
+
+# common-subexpression elimination: one implementation (the cse pass's Merger) for both ways in ----------
+DUPLICATES = (
+    '1. search("a")\n'
+    "2. search(query='a')\n"  # the same call as 1, by keyword
+    '3. math("x $2", [$2, {"k": $1}])\n'
+    '4. math("x $1", [$1, {"k": $1}])\n'  # the same as 3 once $2 is $1
+    '5. notify("sent $4")\n'
+    '6. notify("sent $3")\n'  # the same call as 5, but with side effects: runs twice
+    "7. math(1)\n"
+    "8. math(1.0)\n"  # another type: another call
+    "9. llm($4, [$8])\n"
+    "10. join()\n"
+)
+OTHER_PASSES = [name for name in PASSES if name != "cse"]
+
+
+def streamed(text: str, chunk_sizes: list[int], **switches) -> tuple[list, PlanStream]:
+    """The tasks a stream returned (what would be dispatched) and the stream, ``text`` fed in pieces."""
+    stream, returned, position = PlanStream(CATALOGUE, **switches), [], 0
+    for size in [*chunk_sizes, len(text)]:
+        returned += stream.feed(text[position : position + size])
+        position += size
+    stream.close(require_join=True)
+    return returned, stream
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_stream_merges_duplicates_as_compiling_the_whole_text_with_the_cse_pass(seed):
+    sizes = [random.Random(seed).randint(1, 30) for _ in range(40)]
+    returned, stream = streamed(DUPLICATES, sizes)
+    whole = compile_plan(DUPLICATES, CATALOGUE, disabled_passes=OTHER_PASSES)
+    assert list(whole.tasks) == [1, 3, 5, 6, 7, 8, 9]
+    assert whole.aliases == {2: 1, 4: 3}
+    assert whole.tasks[9].kwargs == {"prompt": Ref(3), "context": [Ref(8)]}
+    # a duplicate is never returned (dispatched); the stream's graph is the whole text's
+    assert returned == list(stream.graph.tasks.values()) == list(whole.tasks.values())
+    assert stream.graph.aliases == whole.aliases
+    # and the same as the cse pass run on the unoptimized graph
+    alone = cse.cse(compile_plan(DUPLICATES, CATALOGUE, optimize=False), CATALOGUE)
+    assert list(alone.tasks.values()) == list(whole.tasks.values()) and alone.aliases == whole.aliases
+
+
+@pytest.mark.parametrize(
+    "switches", [{"optimize": False}, {"disabled_passes": ["cse"]}], ids=["no-optimize", "disable-cse"]
+)
+def test_switching_cse_off_keeps_every_call_streamed_and_whole(switches):
+    returned, stream = streamed(DUPLICATES, [7] * 40, **switches)
+    assert ids(returned) == list(stream.graph.tasks) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert stream.graph.aliases == {}
+    assert returned[2].kwargs == {"question": Interp(("x ", Ref(2))), "context": [Ref(2), {"k": Ref(1)}]}
+    whole = compile_plan(DUPLICATES, CATALOGUE, **switches)
+    assert {3, 4} <= whole.tasks.keys() and 4 not in whole.aliases  # math is not batchable: only cse merges it
+    assert whole.tasks[9].kwargs == {"prompt": Ref(4), "context": [Ref(8)]}

@@ -2,8 +2,8 @@
 
 ``PASSES`` lists them in the order ``optimize`` runs them:
 
-* ``cse``: identical pure calls run once (later ones become aliases; ``compile_plan``
-  applies it in the analyzer as tasks are made, which gives the same graph);
+* ``cse``: identical pure calls run once (later ones become aliases; ``PlanStream``
+  applies its ``Merger`` to each task as its line completes, which gives the same graph);
 * ``dce``: pure tasks whose results reach no output are removed (only when
   ``graph.outputs`` is set);
 * ``batching``: independent calls to a ``batchable`` tool merge into one;
