@@ -212,5 +212,5 @@ def test_switching_cse_off_keeps_every_call_streamed_and_whole(switches):
     assert stream.graph.aliases == {}
     assert returned[2].kwargs == {"question": Interp(("x ", Ref(2))), "context": [Ref(2), {"k": Ref(1)}]}
     whole = compile_plan(DUPLICATES, CATALOGUE, **switches)
-    assert {3, 4} <= whole.tasks.keys() and 4 not in whole.aliases  # math is not batchable: only cse merges it
+    assert {3, 4} <= whole.tasks.keys() and 4 not in whole.aliases  # math is not batchable: only cse merges
     assert whole.tasks[9].kwargs == {"prompt": Ref(4), "context": [Ref(8)]}

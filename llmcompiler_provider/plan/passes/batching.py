@@ -35,6 +35,14 @@ from llmcompiler_provider.plan.signature import ToolSignature
 
 
 def batching(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+    """Merge independent calls of a batchable tool into one call.
+
+    Example:
+        1. search("a")           1. search(calls=[{"query": "a"}, {"query": "b"}])  # batch of 1, 2
+        2. search("b")      ->   3. search($1)
+        3. search($1)            4. math($1, [$2])
+        4. math($1, [$2])
+    """
     depth = _depths(graph)
     groups: dict[tuple[str, int], list[Task]] = {}
     for task in graph.tasks.values():

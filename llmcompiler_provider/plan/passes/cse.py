@@ -25,7 +25,13 @@ from llmcompiler_provider.plan.signature import ToolSignature
 
 
 def cse(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
-    """Merge identical pure calls into the first of them."""
+    """Merge identical pure calls into the first of them.
+
+    Example:
+        1. search("x")                  1. search("x")
+        2. search("x")             ->   3. math("sum", [$1, $1])
+        3. math("sum", [$1, $2])        # $2 is $1
+    """
     aliases = dict(graph.aliases)
     merger = Merger(aliases)
     tasks: dict[int, Task] = {}

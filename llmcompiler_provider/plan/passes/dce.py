@@ -16,6 +16,15 @@ from llmcompiler_provider.plan.signature import ToolSignature
 
 
 def dce(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+    """Remove the pure tasks whose results reach no observed output.
+
+    Example:
+        1. search("a")              1. search("a")
+        2. search("b")         ->   3. math("sum", [$1])
+        3. math("sum", [$1])        4. notify("done")
+        4. notify("done")
+        # observed: $3
+    """
     if graph.outputs is None:
         return graph
     tasks = graph.tasks

@@ -71,6 +71,15 @@ MAX_ISLAND = 5000
 
 
 def fusion(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+    """Group the calls into execution units, each run by one Dask task.
+
+    Example:
+        1. math("a")               1. math("a")
+        2. math("b")          ->   2. math("b")
+        3. search([$1, $2])        3. search([$1, $2])
+        4. llm($3)                 4. llm($3)
+                                   # one Dask task: 1, 2, 3
+    """
     if not graph.tasks:
         return graph
     producers = _producers(graph)

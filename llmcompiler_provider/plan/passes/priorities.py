@@ -21,6 +21,14 @@ _LONGEST = 10**9  # seconds: bounds an absurd or infinite estimate
 
 
 def priorities(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
+    """Prioritize each task by the estimated work on its longest path to a sink (ms).
+
+    Example:
+        1. search("a")        1. search("a")    # priority 2500
+        2. llm($1)       ->   2. llm($1)        # priority 2000
+        3. search("b")        3. search("b")    # priority 510
+        4. math($3)           4. math($3)       # priority 10
+    """
     tasks = graph.tasks
     # backwards, a task comes after every task that reads it: its longest path is final when it is
     # reached, and it raises the longest path below each task it reads (no list of readers is built)
