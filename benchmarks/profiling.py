@@ -63,7 +63,7 @@ def client_cost_per_call(plan: str, toolset: Any, repeat: int = 3) -> float:
     """Seconds of the client's own work per call, without a cluster: compile, build the units'
     calls and pickle them, unpickle one observation per call, build the records (best of ``repeat``)."""
     from llmcompiler_provider.execution.dispatch import Dispatcher
-    from llmcompiler_provider.execution.units import Observation
+    from llmcompiler_provider.execution.tool_calls import Observation
     from llmcompiler_provider.plan import compile_plan
 
     best = float("inf")

@@ -26,7 +26,7 @@ from benchmarks import gpu_sim
 from benchmarks.executors.base import CallInterval, Outcome, Prepared, arguments, known_result, result_text
 from benchmarks.replay import paced_async
 from benchmarks.workloads import Workload
-from llmcompiler_provider.execution.units import Observation
+from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.plan import PlanStream
 from llmcompiler_provider.plan.ir import Task as PlanTask
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from benchmarks.workloads import Workload
-from llmcompiler_provider.execution.units import Observation, resolve_arguments
+from llmcompiler_provider.execution.dataflow import resolve_arguments
+from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.tools.registry import Toolset
 

@@ -15,7 +15,7 @@ from llmcompiler_provider.agent.joiner import JoinDecision, join
 from llmcompiler_provider.agent.planner import PlanFailed, stream_plan
 from llmcompiler_provider.execution.cluster import ClientStart, ClusterOptions
 from llmcompiler_provider.execution.dispatch import Dispatcher
-from llmcompiler_provider.execution.units import Observation
+from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.metrics import figures_for_plans
 from llmcompiler_provider.plan import PlanError, compile_plan
 from llmcompiler_provider.plan.ir import TaskGraph

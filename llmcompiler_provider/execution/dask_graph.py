@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmcompiler_provider.execution.dataflow import run_unit
 from llmcompiler_provider.execution.dispatch import Dispatcher
-from llmcompiler_provider.execution.units import Observation, run_unit
+from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.plan.ir import TaskGraph
 from llmcompiler_provider.tools.registry import Toolset
 

@@ -17,14 +17,8 @@ from typing import Any, Iterable
 
 from llmcompiler_provider.execution.cluster import ClientStart, check_resources
 from llmcompiler_provider.execution.dask_internals import UnitSubmission, reschedule_counts, submit_units
-from llmcompiler_provider.execution.units import (
-    Call,
-    Observation,
-    is_coroutine_call,
-    pack_calls,
-    run_unit,
-    run_unit_async,
-)
+from llmcompiler_provider.execution.dataflow import run_unit, run_unit_async
+from llmcompiler_provider.execution.tool_calls import Call, Observation, is_coroutine_call, pack_calls
 from llmcompiler_provider.plan.ir import Ref, Task, TaskGraph, map_refs, to_jsonable
 from llmcompiler_provider.results import TaskRecord, preview
 from llmcompiler_provider.tools.registry import Toolset

@@ -70,7 +70,7 @@ class ImmediateWorkerMessages(WorkerPlugin):
     name = "llmcompiler-immediate-worker-messages"
 
     def setup(self, worker: Any) -> None:
-        from llmcompiler_provider.execution.units import start_blocking_threads
+        from llmcompiler_provider.execution.dataflow import start_blocking_threads
 
         unbatch(getattr(worker, "batched_stream", None))
         start_blocking_threads()

@@ -41,9 +41,9 @@ def _worker_settings(dask_worker):
 
 
 def _blocking_threads_started():
-    from llmcompiler_provider.execution import units
+    from llmcompiler_provider.execution import dataflow
 
-    return 0 if units._pool is None else len(units._pool._threads)
+    return 0 if dataflow._pool is None else len(dataflow._pool._threads)
 
 
 def test_the_embedded_cluster_sends_every_message_at_once_and_its_workers_do_not_profile():

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from llmcompiler_provider.execution.units import Call, run_unit
+from llmcompiler_provider.execution.dataflow import run_unit
+from llmcompiler_provider.execution.tool_calls import Call
 from llmcompiler_provider.plan.ir import Ref
 
 pytestmark = pytest.mark.timeout(60)  # a dataflow that loses a completion waits forever: fail instead

@@ -1,4 +1,4 @@
-"""What runs inside one Dask task: one or more tool calls of a plan (an execution unit).
+"""What runs inside one Dask task, on the worker: the calls of one execution unit, as a dataflow.
 
 A unit's result is a ``dict[task id, Observation]``; a downstream unit receives its
 upstream units' dicts as arguments and looks up the ids it references. Tool errors
@@ -9,92 +9,29 @@ skipped with the cause.
 Inside a unit, calls run as a dataflow: each starts the moment its inputs inside
 the unit are done. Coroutine tools are awaited on one event loop (the worker's own
 loop when every call of the unit is a coroutine: ``run_unit_async``); other tools
-run in threads. Every call keeps its own start and stop times.
+run in threads. Every call keeps its own start and stop times. The data that comes
+and goes (``Call``, ``Observation``) is in ``execution/tool_calls.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
-import pickle
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from llmcompiler_provider.execution.inbox import send_ahead
+from llmcompiler_provider.execution.tool_calls import (
+    Call,
+    Observation,
+    UnitResults,
+    is_coroutine_call,
+    render,
+    unpack_calls,
+)
 from llmcompiler_provider.plan.ir import Interp, Ref, map_refs
 from llmcompiler_provider.plan.passes.fusion import MAX_THREAD_GROUP
-
-
-@dataclass
-class Observation:
-    """The outcome of one tool call, with where and when it ran."""
-
-    value: Any = None
-    error: str | None = None
-    status: str = "success"  # success | failed | skipped
-    start: float | None = None
-    stop: float | None = None
-    worker: str | None = None
-    thread: int | None = None
-    attempts: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "success"
-
-    def as_text(self) -> str:
-        return self.error_text() if not self.ok else render(self.value)
-
-    def error_text(self) -> str:
-        return f"ERROR: {self.error}"
-
-    def __reduce__(self) -> tuple:
-        # positional fields: pickles in a third of the time of the dataclass default
-        fields = (self.value, self.error, self.status, self.start, self.stop, self.worker, self.thread, self.attempts)
-        return (Observation, fields)
-
-
-class UnitResults(dict):
-    """A unit's observations by task id.
-
-    A ``dict`` subclass on purpose: Dask's messages serialize a plain ``dict`` entry by
-    entry (one frame per observation; 25 ms for 1,000), a subclass as one pickle.
-    """
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True)
-class Call:
-    """One tool call, arguments still holding references to upstream task ids."""
-
-    task_id: int
-    tool: str
-    fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    deps: frozenset[int] = frozenset()
-    timeout: float | None = None
-    retries: int = 0
-    # batched call: fn takes a list of keyword dicts; results split back to these ids
-    batch_of: tuple[int, ...] = ()
-
-    def __reduce__(self) -> tuple:
-        # positional fields: cheaper to pickle than the dataclass default (units carry many calls)
-        return (Call, (self.task_id, self.tool, self.fn, self.args, self.kwargs, self.deps, self.timeout,
-                       self.retries, self.batch_of))
-
-
-def render(value: Any) -> str:
-    """A result as text, for interpolation into strings and for the joiner."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value) if not isinstance(value, (int, float)) else str(value)
 
 
 class UpstreamFailed(Exception):
@@ -134,17 +71,6 @@ def _worker_address() -> str:
         return get_worker().address
     except (ImportError, ValueError):
         return "local"
-
-
-def is_coroutine_call(call: Call) -> bool:
-    try:
-        return _is_coroutine_function(call.fn)
-    except TypeError:  # a callable object that cannot be hashed (a tool instance without __hash__)
-        return asyncio.iscoroutinefunction(call.fn)
-
-
-#: asked for every call of every unit, of the same few tools (bounded: tools made per run come and go)
-_is_coroutine_function = functools.lru_cache(maxsize=4096)(asyncio.iscoroutinefunction)
 
 
 def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None) -> Any:
@@ -259,28 +185,6 @@ def _known(upstream: tuple[dict[int, Observation], ...]) -> dict[int, Observatio
     return known
 
 
-def pack_calls(calls: list[Call]) -> bytes:
-    """A unit's calls as the bytes its Dask task carries: pickled once here, unpickled only by the
-    worker (the scheduler passes bytes along).
-
-    cloudpickle once any module is registered with ``cloudpickle.register_pickle_by_value`` (its
-    tools then travel by value even inside ``Call`` objects, where Dask's own pickling would send
-    them by reference and workers that cannot import the module would fail) or when plain pickle
-    refuses (a lambda); plain pickle otherwise, three times faster."""
-    import cloudpickle
-
-    if not cloudpickle.list_registry_pickle_by_value():
-        try:
-            return pickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            pass
-    return cloudpickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _unpacked(calls: list[Call] | bytes) -> list[Call]:
-    return pickle.loads(calls) if isinstance(calls, bytes) else calls
-
-
 def run_unit(
     calls: list[Call] | bytes, *upstream: dict[int, Observation], ahead_to: tuple[str, str] | None = None
 ) -> UnitResults:
@@ -288,7 +192,7 @@ def run_unit(
 
     ``calls``: a list, or ``pack_calls`` bytes. ``ahead_to`` (topic, unit key): where to send
     the results ahead of the completion message (``execution/inbox.py``)."""
-    calls = _unpacked(calls)
+    calls = unpack_calls(calls)
     known = _known(upstream)
     worker = _worker_address()
     if len(calls) == 1 and not is_coroutine_call(calls[0]):
@@ -305,7 +209,7 @@ async def run_unit_async(
     calls: list[Call] | bytes, *upstream: dict[int, Observation], ahead_to: tuple[str, str] | None = None
 ) -> UnitResults:
     """``run_unit`` for units of coroutine tools only: Dask awaits it on the worker's event loop."""
-    results = UnitResults(await _dataflow(_unpacked(calls), _known(upstream), _worker_address()))
+    results = UnitResults(await _dataflow(unpack_calls(calls), _known(upstream), _worker_address()))
     send_ahead(ahead_to, results)
     return results
 
