@@ -57,11 +57,12 @@ def test_triggers_and_hooks_do_not_import_operators(path):
     assert sorted(n for n in imported(path) if _ours(n, "operators")) == []
 
 
-EXECUTION_CLIENT_SIDE = ("dispatch", "dask_graph", "cluster", "dask_internals", "latency")
+EXECUTION_CLIENT_SIDE = ("dispatch", "dask_graph", "unit_plan", "records", "cluster", "dask_internals",
+                         "latency")
+EXECUTION_WORKER_SIDE = modules("execution/dataflow.py", "execution/tool_calls.py", "execution/inbox.py")
 
 
-@pytest.mark.parametrize("path", modules("execution/dataflow.py", "execution/tool_calls.py", "execution/inbox.py"),
-                         ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", EXECUTION_WORKER_SIDE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_what_runs_on_workers_does_not_import_the_client_side(path):
     wrong = sorted(n for n in imported(path) if _ours(n, *(f"execution.{m}" for m in EXECUTION_CLIENT_SIDE)))
     assert wrong == []
@@ -71,6 +72,14 @@ def test_the_data_units_carry_imports_nothing_of_the_package():
     """Unpickling a unit's calls or its observations loads no other module of ours."""
     imports = imported(PACKAGE / "execution" / "tool_calls.py")
     assert sorted(n for n in imports if n.split(".")[0] == "llmcompiler_provider") == []
+
+
+@pytest.mark.parametrize("path", modules("execution/unit_plan.py", "execution/records.py"),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_planning_units_and_building_records_need_no_client(path):
+    wrong = sorted(n for n in imported(path) if n.split(".")[0] in ("dask", "distributed")
+                   or _ours(n, "execution.dispatch", "execution.cluster"))
+    assert wrong == []
 
 
 @pytest.mark.parametrize("path", modules("."), ids=lambda p: str(p.relative_to(PACKAGE)))

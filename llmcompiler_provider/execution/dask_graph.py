@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from llmcompiler_provider.execution.dataflow import run_unit
-from llmcompiler_provider.execution.dispatch import Dispatcher
 from llmcompiler_provider.execution.tool_calls import Observation
+from llmcompiler_provider.execution.unit_plan import UnitPlan, graph_units, new_attempt, unit_key
 from llmcompiler_provider.plan.ir import TaskGraph
 from llmcompiler_provider.tools.registry import Toolset
 
@@ -26,15 +26,15 @@ def task_key(task_id: int) -> str:
 def to_dask_graph(graph: TaskGraph, toolset: Toolset, *, run_id: str = "graph") -> dict[str, Any]:
     """One key per execution unit (its value: the unit's observations), plus ``task-N`` keys
     holding each task's own result, e.g. ``dask.get(dsk, "task-3")``."""
-    dispatcher = Dispatcher(client=None, toolset=toolset, run_id=run_id)
+    plan = UnitPlan(toolset)
+    attempt = new_attempt()
     dsk: dict[str, Any] = {}
-    units = graph.units if graph.units is not None else [(tid,) for tid in graph.tasks]
-    for unit in units:
-        tasks = [graph.tasks[tid] for tid in unit]
-        key, calls, upstream = dispatcher.plan_unit(tasks, graph)
+    for tasks in graph_units(graph):
+        calls, upstream = plan.calls(tasks, graph)
+        key = unit_key(run_id, attempt, 0, tasks)
         dsk[key] = (run_unit, calls, *upstream)
-        dispatcher.register_unit(key, calls, tasks, queued=None)
+        plan.add(key, calls, tasks)
     for task_id in sorted(set(graph.tasks) | set(graph.aliases)):
-        target = dispatcher.reference_target(task_id, graph)
-        dsk[task_key(task_id)] = (observation_value, dispatcher.producer[target], target)
+        target = plan.reference_target(task_id, graph)
+        dsk[task_key(task_id)] = (observation_value, plan.producer[target], target)
     return dsk

@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from llmcompiler_provider.execution.cluster import ClientStart, check_resources
 from llmcompiler_provider.execution.dask_internals import UnitSubmission, reschedule_counts, submit_units
 from llmcompiler_provider.execution.dataflow import run_unit, run_unit_async
+from llmcompiler_provider.execution.records import count_reschedules, task_records
 from llmcompiler_provider.execution.tool_calls import Call, Observation, is_coroutine_call, pack_calls
-from llmcompiler_provider.plan.ir import Ref, Task, TaskGraph, map_refs, to_jsonable
-from llmcompiler_provider.results import TaskRecord, preview
+from llmcompiler_provider.execution.unit_plan import UnitPlan, new_attempt, unit_key
+from llmcompiler_provider.plan.ir import Task, TaskGraph
+from llmcompiler_provider.results import TaskRecord
 from llmcompiler_provider.tools.registry import Toolset
 
 
@@ -28,94 +29,68 @@ from llmcompiler_provider.tools.registry import Toolset
 RESCHEDULE_QUERY_S = 10.0
 
 
-def unit_key(run_id: str, attempt: str, iteration: int, tasks: list[Task]) -> str:
-    """``tool-run-iteration-ids-attempt``: readable on the dashboard, unique per dispatch attempt."""
-    tools = "+".join(sorted({t.tool for t in tasks}))
-    ids = "_".join(str(t.id) for t in tasks[:4]) + ("_etc" if len(tasks) > 4 else "")
-    return f"{tools}-{run_id[:12]}-{iteration}-{ids}-{attempt}"
-
-
 @dataclass
 class Dispatcher:
     """Submits a plan's tasks to a Dask client and collects their observations.
 
-    ``client`` may also be a ``ClientStart``: the client is then waited for when the first unit
-    is submitted, so a cluster can start while the planner writes the plan's first line."""
+    The client is first used when the first unit is submitted. ``client`` may also be a
+    ``ClientStart``: it is waited for then, so a cluster can start while the planner writes
+    the plan's first line."""
 
     client: Any
     toolset: Toolset
     run_id: str
     iteration: int = 0
     futures: dict[str, Any] = field(default_factory=dict)  # unit key -> future
-    producer: dict[int, str] = field(default_factory=dict)  # task id -> key of the unit producing it
-    tasks: dict[int, Task] = field(default_factory=dict)
     queued: dict[int, float] = field(default_factory=dict)
     first_dispatch: float | None = None
-    attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    attempt: str = field(default_factory=new_attempt)
+    #: the units submitted so far: their calls, and which unit produces each task
+    unit_plan: UnitPlan = field(init=False, repr=False)
     _reschedule_query: concurrent.futures.Future | None = field(default=None, init=False, repr=False)
-    #: results units send ahead of their completion (``execution/inbox.py``); None without a client
+    #: results units send ahead of their completion (``execution/inbox.py``); None until the first submit
     inbox: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.client is None or isinstance(self.client, ClientStart):  # (``to_dask_graph``: no client)
-            return
-        self._connect(self.client)
+        self.unit_plan = UnitPlan(self.toolset)
 
-    def _connect(self, client: Any) -> None:
+    @property
+    def producer(self) -> dict[int, str]:
+        """Task id -> key of the unit producing it."""
+        return self.unit_plan.producer
+
+    @property
+    def tasks(self) -> dict[int, Task]:
+        """The tasks submitted so far, by id."""
+        return self.unit_plan.tasks
+
+    def _connect(self) -> None:
+        if isinstance(self.client, ClientStart):  # first: its thread may still be importing distributed
+            self.client = self.client.wait()
         from llmcompiler_provider.execution.inbox import inbox_for
         from llmcompiler_provider.execution.latency import send_immediately  # imports distributed
 
-        self.client = client
-        send_immediately(client)
-        self.inbox = inbox_for(client)
+        send_immediately(self.client)
+        self.inbox = inbox_for(self.client)
 
     # submission -----------------------------------------------------------------------
-    def _call(self, task: Task, graph: TaskGraph) -> Call:
-        tool = self.toolset[task.tool]
-        fn = tool.batch_fn if task.batch_of else tool.fn
-        if fn is None:
-            raise ValueError(f"task {task.id}: tool {task.tool!r} has no batch implementation")
-
-        targets = {d: self.reference_target(d, graph) for d in task.deps}
-        args, kwargs = task.args, task.kwargs
-        if any(d != target for d, target in targets.items()):  # only then rebuild the arguments
-
-            def resolve(ref: Ref) -> Ref:
-                return Ref(targets.get(ref.id, ref.id))
-
-            args, kwargs = map_refs(task.args, resolve), map_refs(task.kwargs, resolve)
-        deps = frozenset(targets.values())
-        return Call(task.id, task.tool, fn, tuple(args), dict(kwargs), deps, task.timeout, task.retries, task.batch_of)
-
-    def reference_target(self, task_id: int, graph: TaskGraph) -> int:
-        """The id whose observation a reference reads: batch members have their own, CSE duplicates do not."""
-        return task_id if task_id in self.producer else graph.resolve(task_id)
-
     def plan_unit(self, tasks: list[Task], graph: TaskGraph) -> tuple[str, list[Call], list[str]]:
         """The key, calls and upstream unit keys of a unit about to be submitted."""
-        calls = [self._call(t, graph) for t in tasks]
-        inside = {c.task_id for c in calls} | {m for c in calls for m in c.batch_of}
-        outside = {d for c in calls for d in c.deps if d not in inside}
-        missing = sorted(d for d in outside if d not in self.producer)
-        if missing:
-            raise ValueError(f"task {tasks[0].id}: depends on ${missing[0]}, which was never dispatched")
-        upstream = sorted({self.producer[d] for d in outside})
+        calls, upstream = self.unit_plan.calls(tasks, graph)
         return unit_key(self.run_id, self.attempt, self.iteration, tasks), calls, upstream
 
-    def register_unit(self, key: str, calls: list[Call], tasks: list[Task], queued: float | None) -> None:
-        for call in calls:
-            self.producer[call.task_id] = key
-            for member in call.batch_of:
-                self.producer[member] = key
-        for task in tasks:
-            self.tasks[task.id] = task
-            if queued is not None:
+    def register_unit(
+        self, key: str, calls: list[Call], tasks: list[Task], queued: float | None = None
+    ) -> None:
+        self.unit_plan.add(key, calls, tasks)
+        if queued is not None:
+            for task in tasks:
                 self.queued[task.id] = queued
 
     def submit_units(self, units: list[list[Task]], graph: TaskGraph) -> list[Any]:
         """Submit units in one message to the scheduler (not one each); a future per unit."""
-        if isinstance(self.client, ClientStart):
-            self._connect(self.client.wait())
+        if self.inbox is None:
+            self._connect()
         submissions = []
         for tasks in units:
             key, calls, upstream = self.plan_unit(tasks, graph)
@@ -127,7 +102,7 @@ class Dispatcher:
             ahead = {"ahead_to": (self.inbox.topic, key)}
             payload = pack_calls(calls)
             submissions.append(UnitSubmission(key, function, payload, tuple(upstream), resources, priority, ahead))
-            self.register_unit(key, calls, tasks, queued=None)
+            self.register_unit(key, calls, tasks)
         self.inbox.expect([s.key for s in submissions])
         now = time.time()
         futures = submit_units(self.client, submissions)
@@ -250,70 +225,28 @@ class Dispatcher:
             self.inbox.forget(list(self.futures))
             self.client.cancel(list(self.futures.values()), force=True)
         self.futures.clear()
-        self.producer.clear()
-        self.tasks.clear()
+        self.unit_plan.clear()
         self.queued.clear()
         self.first_dispatch = None
         self._reschedule_query = None
-        self.attempt = uuid.uuid4().hex[:6]
+        self.attempt = new_attempt()
 
+    # reporting (built by ``execution/records.py`` from what this dispatcher knows) ----------
     def records(
         self, observations: dict[int, Observation], graph: TaskGraph, *, with_reschedules: bool = True
     ) -> list[TaskRecord]:
-        """Per-task records for the run result and the metrics store, in plan order.
-
-        ``attempts`` counts every try: the tool's own retries, plus each time the Dask
-        worker running it died (the lost try, rescheduled by Dask). Without
-        ``with_reschedules`` only the former, until ``add_reschedules`` (so the answer to
-        the scheduler need not be waited for before the joiner starts)."""
-        out = []
-        batch_of = {member: t for t in graph.tasks.values() for member in t.batch_of}
-        for task_id in sorted(set(graph.tasks) | set(graph.aliases)):
-            source = task_id if task_id in observations else graph.resolve(task_id)
-            task = batch_of.get(source) or graph.tasks.get(source)
-            obs = observations.get(source)
-            args, kwargs = _call_arguments(task, task_id)
-            record = TaskRecord(
-                id=task_id,
-                tool=task.tool if task else "?",
-                args=to_jsonable(args),
-                kwargs=to_jsonable(kwargs),
-                deps=sorted(task.deps) if task else [],
-                resources=dict(task.resources) if task else {},
-                priority=task.priority if task else 0,
-                queued=self.queued.get(task_id, self.queued.get(source)),
-                unit=self.producer.get(task_id, self.producer.get(source)),
-            )
-            if obs is None:
-                record.status = "cancelled" if self.producer.get(source) else "pending"
-            else:
-                record.status, record.error = obs.status, obs.error
-                record.start, record.stop = obs.start, obs.stop
-                record.worker, record.thread = obs.worker, obs.thread
-                record.attempts = obs.attempts
-                record.result = preview(obs.value) if obs.ok else None
-            if source != task_id and record.status == "success":
-                record.result = f"(same as ${source}) " + (record.result or "")
-            out.append(record)
+        """``records.task_records`` of this dispatcher's units, in plan order. With
+        ``with_reschedules`` Dask's reschedules are counted in; without, only the tool's own tries,
+        until ``add_reschedules`` (so the scheduler's answer need not be waited for before the
+        joiner starts)."""
+        records = task_records(observations, graph, producer=self.producer, queued=self.queued)
         if with_reschedules:
-            self.add_reschedules(out)
-        return out
+            self.add_reschedules(records)
+        return records
 
     def add_reschedules(self, records: list[TaskRecord]) -> None:
         """Count Dask's reschedules into the attempts of ``records`` (all but those left pending)."""
-        reschedules = self.reschedules()
-        for record in records:
-            if record.unit in reschedules and record.status != "pending":
-                record.attempts += reschedules[record.unit]
-
-
-def _call_arguments(task: Task | None, task_id: int) -> tuple[tuple, dict]:
-    """The arguments of call ``task_id``: its own, or its share of a batched call."""
-    if task is None:
-        return (), {}
-    if task.batch_of and task_id in task.batch_of:
-        return (), task.kwargs["calls"][task.batch_of.index(task_id)]
-    return task.args, task.kwargs
+        count_reschedules(records, self.reschedules())
 
 
 def _merge_resources(resource_sets: Iterable[dict[str, float]]) -> dict[str, float]:
