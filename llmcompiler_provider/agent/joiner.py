@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from llmcompiler_provider.agent.planner import llm_call_record
 from llmcompiler_provider.agent.prompts import joiner_messages
-from llmcompiler_provider.llm import LLMError, joiner_grammar
+from llmcompiler_provider.llm import ChatModel, LLMError, joiner_grammar
 from llmcompiler_provider.results import LLMCall
 
 _ACTION = re.compile(r"Action:\s*(Finish|Replan)\s*\((.*)\)\s*$", re.DOTALL)
@@ -40,7 +39,7 @@ def parse_decision(text: str, *, can_replan: bool) -> JoinDecision:
 
 
 def join(
-    llm: Any,
+    llm: ChatModel,
     question: str,
     plan_text: str,
     observations: str,
@@ -59,6 +58,5 @@ def join(
         llm_error = str(exc)
         raise
     finally:
-        usage = getattr(stream, "usage", None) or llm.last_usage
-        calls.append(llm_call_record("joiner", llm, usage, started, llm_error))
+        calls.append(llm_call_record("joiner", llm, stream, started, llm_error))
     return parse_decision(text, can_replan=can_replan)

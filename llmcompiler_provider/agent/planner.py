@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from llmcompiler_provider.agent.prompts import planner_messages
 from llmcompiler_provider.execution.dispatch import Dispatcher
-from llmcompiler_provider.llm import LLMError, plan_grammar
+from llmcompiler_provider.llm import ChatModel, LLMError, Usage, plan_grammar
+from llmcompiler_provider.llm.base import TextStream
 from llmcompiler_provider.plan import END_OF_PLAN, PlanError, PlanStream, compile_plan
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.results import LLMCall
@@ -24,21 +25,24 @@ class PlanFailed(Exception):
         self.text = text
 
 
-def llm_call_record(role: str, llm: Any, usage: Any, started: float, error: str | None = None) -> LLMCall:
+def llm_call_record(role: str, llm: ChatModel, stream: TextStream, started: float,
+                    error: str | None = None) -> LLMCall:
+    """What one finished (or failed) call cost; a backend that could not count says nothing (zeros)."""
+    usage = stream.usage or llm.last_usage or Usage()
     return LLMCall(
         role=role,
-        model=getattr(llm, "model_name", "?"),
-        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-        latency_s=getattr(usage, "latency_s", None) or (time.time() - started),
-        ttft_s=getattr(usage, "ttft_s", None),
+        model=llm.model_name,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        latency_s=usage.latency_s or (time.time() - started),
+        ttft_s=usage.ttft_s,
         started=started,
         error=error,
     )
 
 
 def stream_plan(
-    llm: Any,
+    llm: ChatModel,
     question: str,
     toolset: Toolset,
     dispatcher: Dispatcher,
@@ -87,11 +91,8 @@ def stream_plan(
         llm_error = str(exc)
         raise
     finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
-        usage = getattr(pieces, "usage", None) or llm.last_usage
-        calls.append(llm_call_record("planner", llm, usage, started, llm_error))
+        pieces.close()
+        calls.append(llm_call_record("planner", llm, pieces, started, llm_error))
     try:
         if streaming:
             return stream.close(require_join=True), text

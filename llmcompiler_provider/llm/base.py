@@ -23,11 +23,24 @@ class Usage:
 
 
 @runtime_checkable
+class TextStream(Protocol):
+    """The text pieces of one call; ``usage`` is set once the stream ends or is closed."""
+
+    usage: Usage | None
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def __next__(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
 class ChatModel(Protocol):
     """A chat model that streams its answer.
 
-    ``stream`` yields text pieces as they arrive; once the iterator is exhausted (or
-    closed), ``last_usage`` describes that call.
+    ``stream`` returns the call's text pieces as they arrive; once they are exhausted (or
+    closed), the stream's ``usage`` (and ``last_usage``) describes that call.
     """
 
     model_name: str
@@ -42,7 +55,7 @@ class ChatModel(Protocol):
         temperature: float = 0.0,
         grammar: str | None = None,
         timeout: float | None = None,
-    ) -> Iterator[str]: ...
+    ) -> TextStream: ...
 
     def complete(self, messages: list[dict], **options: Any) -> tuple[str, Usage]: ...
 
