@@ -59,7 +59,7 @@ SHORT_BUDGET_S = 0.1
 #: coroutine calls one unit of siblings may hold
 MAX_ASYNC_GROUP = 512
 #: blocking-I/O calls one unit of siblings may hold. Each holds a thread of the unit while it waits
-#: (``execution.units`` sizes its pool to this), which is cheap but not free: 64 covers a planner's
+#: (``execution.dataflow`` sizes its pool to this), which is cheap but not free: 64 covers a planner's
 #: widest fan-outs in one Dask task, and a wider one is split into units that Dask places on
 #: different workers, so the Python work around each wait (building requests, parsing replies,
 #: under one interpreter lock per process) is still spread over processes.
