@@ -118,14 +118,14 @@ class LoadReport:
     rss_end_mb: float = 0.0
 
 
-def gpu_overlaps(stored_runs: list[dict]) -> tuple[int, list[str]]:
+def gpu_overlaps(stored_runs: list[RunResult]) -> tuple[int, list[str]]:
     """How many GPU calls ran, and each pair that overlapped on one worker (each worker has one slot)."""
     by_worker: dict[str, list[tuple[float, float, str]]] = {}
     for run in stored_runs:
-        for task in run["tasks"]:
-            if task["resources"].get(GPU_RESOURCE) and task["started"] is not None:
-                label = f"{run['run_id'][:8]}/${task['id']}"
-                by_worker.setdefault(task["worker"], []).append((task["started"], task["finished"], label))
+        for task in run.all_tasks:
+            if task.resources.get(GPU_RESOURCE) and task.ran:
+                label = f"{run.run_id[:8]}/${task.id}"
+                by_worker.setdefault(task.worker or "?", []).append((task.start, task.stop, label))
     overlaps = []
     for worker, calls in by_worker.items():
         calls.sort()
@@ -154,7 +154,7 @@ def run_batch(runs: int, concurrency: int, store_url: str, cluster: ClusterOptio
             results = list(pool.map(one, range(runs)))
         elapsed = time.monotonic() - started
     stored = [get_run(r.run_id, store_url) for r in results]
-    complete = [s for s in stored if s is not None and len(s["tasks"]) == 3]
+    complete = [s for s in stored if s is not None and len(s.all_tasks) == 3]
     calls, overlaps = gpu_overlaps(complete)
     after_warmup = [mb for t, mb in memory.samples if warmed_up and t >= warmed_up[0]] or [memory.samples[0][1]]
     return LoadReport(

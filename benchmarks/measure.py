@@ -11,7 +11,7 @@ from benchmarks.executors.base import CallInterval
 from benchmarks.replay import join_arrival, line_arrivals
 from benchmarks.tools import GPU_SLOT_PATTERN
 from llmcompiler_provider.execution.cluster import GPU_RESOURCE
-from llmcompiler_provider.metrics import Interval, critical_path_s
+from llmcompiler_provider.figures import Interval, critical_path_s
 from llmcompiler_provider.plan.ir import TaskGraph
 
 

@@ -16,7 +16,8 @@ from benchmarks.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals,
 from benchmarks.tools import CRUNCH_COST_S, GPU_S, bench, calibrate_crunch, process_scaling
 from benchmarks.workloads import Workload
 from llmcompiler_provider.plan import compile_plan
-from llmcompiler_provider.simulate import ClusterShape, ToolCost, declared_costs, simulate
+from llmcompiler_provider.simulate import ClusterShape, simulate
+from llmcompiler_provider.tool_costs import ToolCost, declared_costs
 
 CLUSTER_WORKERS, CLUSTER_THREADS = 2, 32  # the embedded cluster of execution/cluster.py
 LARGE_PLAN = 500  # calls

@@ -16,24 +16,20 @@ The model follows what the dispatcher and Dask do:
   shared rate (processor sharing), so eight 200 ms computations in one process
   take 1.6 s.
 
-Costs are declared by tools (``ToolSignature.cost``, seconds, no ``cpu`` share),
-given in a JSON file (``{"tool": seconds}`` or ``{"tool": {"seconds": s, "cpu": c}}``)
-or learned from the metrics store (the median recorded duration of each tool's
-successful calls).
+Costs come from ``tool_costs``: declared by tools, given in a file, or learned from
+the metrics store.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
-import math
 import os
-import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from llmcompiler_provider.plan.ir import TaskGraph
-from llmcompiler_provider.plan.signature import GPU_RESOURCE, ToolSignature
+from llmcompiler_provider.plan.signature import GPU_RESOURCE
+from llmcompiler_provider.tool_costs import ToolCost
 
 
 #: scheduling and messaging between a unit becoming ready and its first call starting
@@ -61,12 +57,6 @@ class ClusterShape:
     @property
     def core_count(self) -> int:
         return self.cores or os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class ToolCost:
-    seconds: float
-    cpu: float = 0.0  # share of the call spent computing in Python (holding the interpreter lock)
 
 
 @dataclass(frozen=True)
@@ -108,60 +98,6 @@ class Simulation:
             "bottleneck": self.bottleneck,
             "waited_s": dict(self.waited_s),
         }
-
-
-# costs -----------------------------------------------------------------------------------
-def declared_costs(catalogue: Mapping[str, ToolSignature]) -> dict[str, ToolCost]:
-    return {name: ToolCost(max(0.0, float(sig.cost))) for name, sig in catalogue.items()}
-
-
-def load_costs(path: str) -> dict[str, ToolCost]:
-    """Costs from a JSON file: ``{"tool": seconds}`` or ``{"tool": {"seconds": s, "cpu": c}}``."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise ValueError(f"cannot read the costs file {path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"the costs file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"the costs file {path} must hold an object mapping tool names to costs")
-    return {str(tool): _cost_entry(path, str(tool), value) for tool, value in data.items()}
-
-
-def _cost_entry(path: str, tool: str, value: Any) -> ToolCost:
-    if isinstance(value, dict):
-        seconds, cpu = value.get("seconds"), value.get("cpu", 0.0)
-    else:
-        seconds, cpu = value, 0.0
-    if not _is_number(seconds) or seconds < 0 or not _is_number(cpu) or not 0 <= cpu <= 1:
-        raise ValueError(f"the costs file {path}: {tool!r} needs seconds >= 0 and a cpu share between 0 and 1")
-    return ToolCost(float(seconds), float(cpu))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def learned_costs(store_url: str | None = None, *, recent: int = 5000) -> dict[str, ToolCost]:
-    """The median duration of each tool's recent successful calls in the metrics store."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from llmcompiler_provider.store.engine import get_engine
-    from llmcompiler_provider.store.models import Task
-
-    query = (
-        select(Task.tool, Task.started, Task.finished)
-        .where(Task.status == "success", Task.started.is_not(None), Task.finished.is_not(None))
-        .order_by(Task.id.desc())
-        .limit(recent)
-    )
-    durations: dict[str, list[float]] = {}
-    with Session(get_engine(store_url)) as session:
-        for tool, started, finished in session.execute(query):
-            durations.setdefault(tool, []).append(max(0.0, (finished - started).total_seconds()))
-    return {tool: ToolCost(statistics.median(values)) for tool, values in durations.items()}
 
 
 # the model -------------------------------------------------------------------------------

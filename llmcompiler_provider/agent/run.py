@@ -16,12 +16,11 @@ from llmcompiler_provider.agent.planner import PlanFailed, stream_plan
 from llmcompiler_provider.execution.cluster import ClientStart, ClusterOptions
 from llmcompiler_provider.execution.dispatch import Dispatcher
 from llmcompiler_provider.execution.tool_calls import Observation
-from llmcompiler_provider.metrics import figures_for_plans
 from llmcompiler_provider.plan import PlanError, compile_plan
 from llmcompiler_provider.plan.ir import TaskGraph
-from llmcompiler_provider.results import ClusterInfo, PlanIteration, RunResult, preview
+from llmcompiler_provider.results import AirflowIdentity, ClusterInfo, PlanIteration, RunResult, preview
 from llmcompiler_provider.store.location import NO_STORE
-from llmcompiler_provider.llm import LLMError
+from llmcompiler_provider.llm import ChatModel, LLMError
 from llmcompiler_provider.tools.registry import Toolset, ToolsetNotFound, load_toolset
 
 #: (event name, details) -> None; events: planned, dispatched, finished, joined, status
@@ -47,7 +46,7 @@ class RunConfig:
     planner_max_tokens: int = 384
     store_url: str | None = None  # None: the default store; NO_STORE ("none"): do not record
     store_strict: bool = False
-    airflow: dict[str, Any] | None = None
+    airflow: AirflowIdentity | None = None
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -59,7 +58,7 @@ class LLMCompilerRun:
         prompt: str | None = None,
         *,
         plan: str | None = None,
-        llm: Any = None,
+        llm: ChatModel | None = None,
         config: RunConfig | None = None,
         client: Any = None,
         cluster_info: ClusterInfo | None = None,
@@ -162,7 +161,7 @@ class LLMCompilerRun:
             result.timings.execution_s += time.time() - (dispatcher.first_dispatch or planned)
             # Dask's reschedule counts are added after the joiner started (they are not in its input)
             records = dispatcher.records(observations, graph, with_reschedules=False)
-            result.plans.append(PlanIteration(len(result.plans), text, records, graph.thought))
+            result.plans.append(PlanIteration(iteration=len(result.plans), text=text, tasks=records, thought=graph.thought))
             self.on_event("finished", {"iteration": iteration, "tasks": len(records)})
             dispatcher.ask_reschedules()  # answered while the joiner runs
             try:
@@ -219,7 +218,7 @@ class LLMCompilerRun:
                 last_error, errors = failure.error, str(failure.error)
                 dispatcher.iteration = len(self.result.plans) + 1
                 self.result.plans.append(
-                    PlanIteration(len(self.result.plans), failure.text, [], compile_errors=errors.splitlines())
+                    PlanIteration(iteration=len(self.result.plans), text=failure.text, compile_errors=errors.splitlines())
                 )
         assert last_error is not None
         raise last_error
@@ -243,7 +242,7 @@ class LLMCompilerRun:
         started = time.time()
         decision = join(self.llm, self.prompt or "", plan_text, observed, can_replan=can_replan, calls=self.result.llm_calls)
         self.result.timings.joining_s += time.time() - started
-        self.result.joiner_model = getattr(self.llm, "model_name", None)
+        self.result.joiner_model = self.llm.model_name
         self.on_event("joined", {"replan": decision.replan})
         return decision
 
@@ -256,20 +255,15 @@ class LLMCompilerRun:
             return
         graph = TaskGraph(tasks=dict(dispatcher.tasks))
         records = dispatcher.records(dispatcher.observations(), graph)
-        self.result.plans.append(PlanIteration(dispatcher.iteration, self.plan_text or "", records))
+        self.result.plans.append(PlanIteration(iteration=dispatcher.iteration, text=self.plan_text or "", tasks=records))
 
     # after the run --------------------------------------------------------------------
     def _fill_timings(self) -> None:
-        result, timings = self.result, self.result.timings
-        timings.wall_s = (result.finished or time.time()) - result.started
-        figures = figures_for_plans(result.plans, gpu_slots=result.cluster.gpu_slots)
-        timings.sum_task_s = figures.sum_task_s
-        timings.critical_path_s = figures.critical_path_s
-        timings.speedup = figures.speedup
-        timings.efficiency = figures.efficiency
-        timings.gpu_slot_utilization = figures.gpu_slot_utilization
+        result = self.result
+        result.timings.wall_s = (result.finished or time.time()) - result.started
+        result.fill_figures()
         if self.llm is not None:
-            result.planner_model = getattr(self.llm, "model_name", None)
+            result.planner_model = self.llm.model_name
 
     def _record(self) -> None:
         record_run(self.result, self.config.store_url, strict=self.config.store_strict)
@@ -294,7 +288,7 @@ def record_run(result: RunResult, store_url: str | None, *, strict: bool = False
         return
     from llmcompiler_provider.store import save_run_safely
 
-    result.metrics_saved, result.metrics_error = save_run_safely(result.to_dict(), store_url, strict=strict)
+    result.metrics_saved, result.metrics_error = save_run_safely(result, store_url, strict=strict)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from llmcompiler_provider.cli.compile_cmd import read_plan
 from llmcompiler_provider.cli.db_cmd import add_store_argument
 from llmcompiler_provider.results import RunResult
+from llmcompiler_provider.run_text import task_table, timings_line
 
 
 def register(subparsers: Any) -> None:
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.json and sys.stderr.isatty())
     result = LLMCompilerRun(args.prompt, plan=plan_text, llm=llm, config=config, on_event=progress).execute()
     if args.json:
-        print(json.dumps(result.to_dict(), default=str))
+        print(json.dumps(result.to_dict()))
     else:
         print_result(result)
     return 0 if result.status == "success" else 1
@@ -133,18 +134,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_result(result: RunResult) -> None:
     for plan in result.plans:
-        if len(result.plans) > 1:
-            print(f"== plan {plan.iteration}")
         for line in plan.compile_errors:
             print(line)
-        for task in plan.tasks:
-            outcome = task.result if task.status == "success" else f"{task.status.upper()}: {task.error}"
-            print(f"${task.id} {task.tool}: {outcome}")
-    t = result.timings
-    print(
-        f"wall {t.wall_s:.3f} s | critical path {t.critical_path_s:.3f} s | sum of tasks {t.sum_task_s:.3f} s "
-        f"| speedup {t.speedup:.2f}x | planning {t.planning_s:.2f} s, joining {t.joining_s:.2f} s"
-    )
+    print(task_table(result))
+    print(timings_line(result))
     if result.answer is not None:
         print(f"Answer: {result.answer}")
     if result.status != "success":

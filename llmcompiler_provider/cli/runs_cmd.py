@@ -9,25 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from llmcompiler_provider.cli.db_cmd import add_store_argument, reports_store_errors
-from llmcompiler_provider.results import one_line
+from llmcompiler_provider.results import RunResult, one_line
+from llmcompiler_provider.run_text import format_number, table, task_table
 
 MIN_PREFIX_CHARS = 4
 PROMPT_COLUMN_CHARS = 40
-DETAIL_COLUMN_CHARS = 50
 
 
 def format_time(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch is not None else "-"
-
-
-def format_number(value: float | None, unit: str = "", digits: int = 2) -> str:
-    return f"{value:.{digits}f}{unit}" if value is not None else "-"
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = [headers, *rows]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
 
 
 def print_json(data: Any) -> None:
@@ -40,22 +30,22 @@ def list_command(args: argparse.Namespace) -> int:
 
     runs = list_runs(args.store, limit=args.limit, dag_id=args.dag, status=args.status)
     if args.json:
-        print_json(runs)
+        print_json([run.model_dump(mode="json") for run in runs])
         return 0
     if not runs:
         print("no runs recorded yet")
         return 0
     rows = [
         [
-            r["run_id"],
-            format_time(r["started"]),
-            r["status"],
-            r["dag_id"] or "-",
-            str(r["counts"]["tasks"]),
-            format_number(r["wall_s"], "s"),
-            format_number(r["speedup"], "x"),
-            str(r["tokens"]["prompt"] + r["tokens"]["completion"]),
-            one_line(r["prompt_preview"] or "", PROMPT_COLUMN_CHARS),
+            r.run_id,
+            format_time(r.started),
+            r.status,
+            r.dag_id or "-",
+            str(r.counts.tasks),
+            format_number(r.timings.wall_s, "s"),
+            format_number(r.timings.speedup, "x"),
+            str(r.tokens.total),
+            one_line(r.prompt_preview or "", PROMPT_COLUMN_CHARS),
         ]
         for r in runs
     ]
@@ -77,55 +67,33 @@ def resolve_run_id(given: str, store: str | None) -> str | None:
     return None
 
 
-def task_rows(run: dict[str, Any]) -> list[list[str]]:
-    origin = run["started"]
-    rows = []
-    for t in run["tasks"]:
-        offset = t["started"] - origin if t["started"] is not None and origin is not None else None
-        detail = t["error"] if t["status"] == "failed" else t["result"]
-        rows.append([
-            str(t["plan_iteration"]),
-            str(t["id"]),
-            t["tool"],
-            t["status"],
-            ",".join(f"${d}" for d in t["deps"]) or "-",
-            t["worker"] or "-",
-            format_number(offset, "s", 3),
-            format_number(t["duration_s"], "s", 3),
-            str(t["attempts"]),
-            one_line(detail or "", DETAIL_COLUMN_CHARS),
-        ])
-    return rows
-
-
-def print_run(run: dict[str, Any]) -> None:
-    timings = run["timings"]
+def print_run(run: RunResult) -> None:
+    timings, counts, tokens, cluster = run.timings, run.counts, run.tokens, run.cluster
+    airflow = run.airflow.model_dump() if run.airflow else {}
     fields = [
-        ("run", run["run_id"]),
-        ("status", run["status"] + (f": {run['error']}" if run["error"] else "")),
-        ("started", format_time(run["started"])),
-        ("finished", format_time(run["finished"])),
-        ("airflow", " ".join(f"{k}={v}" for k, v in run["airflow"].items()) if run["airflow"] else "-"),
-        ("models", f"planner {run['planner_model'] or '-'}, joiner {run['joiner_model'] or '-'}"),
-        ("cluster", f"{run['cluster']['kind'] or '-'} {run['cluster']['address'] or ''}".rstrip()),
-        ("tasks", f"{run['counts']['tasks']} ({run['counts']['failed_tasks']} failed), "
-                  f"{run['counts']['replans']} replan(s)"),
-        ("tokens", f"{run['tokens']['prompt']} prompt, {run['tokens']['completion']} completion"),
-        ("wall", format_number(run["wall_s"], "s", 3)),
-        ("sum of tasks", format_number(run["sum_task_s"], "s", 3)),
-        ("critical path", format_number(run["critical_path_s"], "s", 3)),
-        ("speedup", format_number(run["speedup"], "x")),
-        ("efficiency", format_number(run["efficiency"])),
-        ("first dispatch", format_number(timings.get("first_dispatch_s"), "s", 3)),
-        ("prompt", one_line(run["prompt"] or "", 200) or "-"),
-        ("answer", one_line(run["answer"] or "", 200) or "-"),
+        ("run", run.run_id),
+        ("status", run.status + (f": {run.error}" if run.error else "")),
+        ("started", format_time(run.started)),
+        ("finished", format_time(run.finished)),
+        ("airflow", " ".join(f"{k}={v}" for k, v in airflow.items()) or "-"),
+        ("models", f"planner {run.planner_model or '-'}, joiner {run.joiner_model or '-'}"),
+        ("cluster", f"{cluster.kind or '-'} {cluster.address or ''}".rstrip()),
+        ("tasks", f"{counts.tasks} ({counts.failed_tasks} failed), {counts.replans} replan(s)"),
+        ("tokens", f"{tokens.prompt} prompt, {tokens.completion} completion"),
+        ("wall", format_number(timings.wall_s, "s", 3)),
+        ("sum of tasks", format_number(timings.sum_task_s, "s", 3)),
+        ("critical path", format_number(timings.critical_path_s, "s", 3)),
+        ("speedup", format_number(timings.speedup, "x")),
+        ("efficiency", format_number(timings.efficiency)),
+        ("first dispatch", format_number(timings.first_dispatch_s, "s", 3)),
+        ("prompt", one_line(run.prompt or "", 200) or "-"),
+        ("answer", one_line(run.answer or "", 200) or "-"),
     ]
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
         print(f"{name.ljust(width)}  {value}")
     print()
-    headers = ["IT", "ID", "TOOL", "STATUS", "DEPS", "WORKER", "START", "DURATION", "TRIES", "RESULT / ERROR"]
-    print(table(headers, task_rows(run)) if run["tasks"] else "no tasks")
+    print(task_table(run))
 
 
 @reports_store_errors
@@ -137,7 +105,7 @@ def show_command(args: argparse.Namespace) -> int:
     if run is None:
         return 1
     if args.json:
-        print_json(run)
+        print_json(run.to_dict())
     else:
         print_run(run)
     return 0

@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmcompiler_provider.simulate import ClusterShape, declared_costs, learned_costs, load_costs, simulate
+    from llmcompiler_provider.simulate import ClusterShape, simulate
+    from llmcompiler_provider.tool_costs import declared_costs, learned_costs, load_costs
     from llmcompiler_provider.tools import load_toolset
 
     if args.copies < 1 or args.overhead_ms < 0 or args.client_ms_per_call < 0:

@@ -18,7 +18,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from llmcompiler_provider.hooks.store import MetricsStoreHook
-from llmcompiler_provider.operators.report import batch_verdict, prompt_outcomes, summarize_outcomes
+from llmcompiler_provider.operators.summaries import batch_verdict, prompt_outcomes, summarize_outcomes
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -2,7 +2,7 @@
 
 The operator stays thin: hooks turn connections into settings, the core
 (``agent.run.LLMCompilerRun``) does the run and records it in the metrics store,
-and ``operators.report`` formats what goes to the log and XCom.
+``run_text`` and ``operators.summaries`` format what goes to the log and XCom.
 """
 
 from __future__ import annotations
@@ -25,14 +25,10 @@ from llmcompiler_provider.hooks.llm import LLMCompilerLLMHook
 from llmcompiler_provider.hooks.store import MetricsStoreHook
 from llmcompiler_provider.links import RUN_ID_XCOM_KEY, LLMCompilerRunLink
 from llmcompiler_provider.llm.settings import LLMSettings
-from llmcompiler_provider.operators.report import (
-    metrics_summary,
-    plans_text,
-    result_from_stored,
-    timing_table,
-)
+from llmcompiler_provider.operators.summaries import metrics_summary
 from llmcompiler_provider.operators.toolsets import build_toolset
-from llmcompiler_provider.results import one_line
+from llmcompiler_provider.results import AirflowIdentity, RunResult, one_line
+from llmcompiler_provider.run_text import plans_text, task_table, timings_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,16 +41,11 @@ GPU_FALLBACKS = ("cpu", "fail")
 DEFERRED_SLACK_S = 600.0
 
 
-def task_try_identity(context: Context) -> dict[str, Any]:
+def task_try_identity(context: Context) -> AirflowIdentity:
     """The task try a run belongs to, as the metrics store records it."""
     ti = context["ti"]
-    return {
-        "dag_id": ti.dag_id,
-        "run_id": ti.run_id,
-        "task_id": ti.task_id,
-        "map_index": ti.map_index,
-        "try_number": ti.try_number,
-    }
+    return AirflowIdentity(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
+                           try_number=ti.try_number)
 
 
 class LLMCompilerOperator(BaseOperator):
@@ -83,7 +74,10 @@ class LLMCompilerOperator(BaseOperator):
         defaults from Airflow's ``[llmcompiler]`` config section.
     :param run_timeout: seconds a plan iteration's tasks may take.
     :param deferrable: submit the run to the ``dask_conn_id`` cluster and wait in
-        the triggerer instead of holding a worker slot.
+        the triggerer instead of holding a worker slot. Default: Airflow's
+        ``[operators] default_deferrable`` when a ``dask_conn_id`` is given; without one
+        the run is never deferred (its embedded cluster lives in the task process), and
+        an explicit ``deferrable=True`` is an error.
     :param poll_interval: seconds between the trigger's looks at the store.
     """
 
@@ -112,7 +106,7 @@ class LLMCompilerOperator(BaseOperator):
         gpu_fallback: str = "cpu",
         embedded_cluster: Mapping[str, Any] | None = None,
         run_timeout: float = 900.0,
-        deferrable: bool = False,
+        deferrable: bool | None = None,
         poll_interval: float = 1.0,
         **kwargs: Any,
     ) -> None:
@@ -124,6 +118,8 @@ class LLMCompilerOperator(BaseOperator):
         if max_replans < 0:
             raise ValueError(f"max_replans must be 0 or more, not {max_replans}")
         check_embedded_cluster(embedded_cluster or {})
+        if deferrable is None:
+            deferrable = bool(dask_conn_id) and _deferrable_by_default()
         if deferrable and not dask_conn_id:
             raise ValueError(
                 "deferrable=True needs a dask_conn_id: a deferred run runs on a remote Dask scheduler"
@@ -224,11 +220,11 @@ class LLMCompilerOperator(BaseOperator):
             raise
         finally:
             self._run = None
-        return self._report(context, result.to_dict())
+        return self._report(context, result)
 
     def _fail_before_start(self, context: Context, run_id: str, config: RunConfig, reason: str) -> NoReturn:
         """Record a run that could not start, report it, and fail the task with ``reason``."""
-        result = record_failure(run_id, self.prompt, config, reason).to_dict()
+        result = record_failure(run_id, self.prompt, config, reason)
         self._publish(context, result)
         raise _run_failed(result)
 
@@ -254,7 +250,7 @@ class LLMCompilerOperator(BaseOperator):
             run.cancel()
 
     # deferrable mode --------------------------------------------------------------------
-    def _submit_and_defer(self, context: Context, spec: RemoteRun) -> None:
+    def _submit_and_defer(self, context: Context, spec: RemoteRun) -> NoReturn:
         from llmcompiler_provider.execution.cluster import check_versions
         from llmcompiler_provider.triggers.run import SETTLE_S, LLMCompilerRunTrigger
 
@@ -290,33 +286,38 @@ class LLMCompilerOperator(BaseOperator):
         from llmcompiler_provider.store import get_run
 
         run_id = event["run_id"]
-        stored = get_run(run_id, self.store_hook.get_url())
-        if stored is None:
+        result = get_run(run_id, self.store_hook.get_url())
+        if result is None:
             context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
             cause = event.get("message") or "it is not in the store"
             raise AirflowException(f"LLMCompiler run {run_id} failed: {cause}")
-        return self._report(context, result_from_stored(stored))
+        return self._report(context, result)
 
     # after the run ----------------------------------------------------------------------
-    def _report(self, context: Context, result: dict[str, Any]) -> Any:
+    def _report(self, context: Context, result: RunResult) -> Any:
         """Publish the run; its answer, or the task fails with the run's cause."""
         self._publish(context, result)
-        if result.get("status") != "success":
+        if result.status != "success":
             raise _run_failed(result)
-        self.log.info("answer: %s", result.get("answer"))
-        return result.get("answer")
+        self.log.info("answer: %s", result.answer)
+        return result.answer
 
-    def _publish(self, context: Context, result: dict[str, Any]) -> None:
-        """XCom (run id, metrics), the plan and timing table in the log, and Airflow's Stats."""
+    def _publish(self, context: Context, result: RunResult) -> None:
+        """XCom (run id, metrics), the plan and task table in the log, and Airflow's Stats."""
         ti = context["ti"]
-        run_id = result["run_id"]
-        ti.xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
+        ti.xcom_push(key=RUN_ID_XCOM_KEY, value=result.run_id)
         ti.xcom_push(key=METRICS_XCOM_KEY, value=metrics_summary(result))
-        self.log.info("LLMCompiler run %s\n%s", run_id, plans_text(result))
-        self.log.info("task timings (seconds from the run's start):\n%s", timing_table(result))
+        self.log.info("LLMCompiler run %s\n%s", result.run_id, plans_text(result))
+        self.log.info("tasks (START: seconds from the run's start):\n%s\n%s", task_table(result), timings_line(result))
         _emit_stats(result, self.log)
-        if result.get("metrics_saved") is False:
-            self.log.warning("metrics were not saved: %s", result.get("metrics_error"))
+        if result.metrics_saved is False:
+            self.log.warning("metrics were not saved: %s", result.metrics_error)
+
+
+def _deferrable_by_default() -> bool:
+    from airflow.sdk import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def _cause(exc: BaseException) -> str:
@@ -327,15 +328,15 @@ def _llm_failure(exc: BaseException) -> str:
     return f"the LLM could not be set up: {_cause(exc)}"
 
 
-def _run_failed(result: dict[str, Any]) -> AirflowException:
-    return AirflowException(f"LLMCompiler run {result['run_id']} {result.get('status')}: {result.get('error')}")
+def _run_failed(result: RunResult) -> AirflowException:
+    return AirflowException(f"LLMCompiler run {result.run_id} {result.status}: {result.error}")
 
 
-def _emit_stats(result: dict[str, Any], log: Any) -> None:
+def _emit_stats(result: RunResult, log: Any) -> None:
     """Send the run's figures to Airflow's metrics (statsd/OpenTelemetry when configured)."""
     from airflow.sdk.observability.stats import Stats
 
-    from llmcompiler_provider.store import emit_stats
+    from llmcompiler_provider.run_metrics import emit_stats
 
     try:
         emit_stats(result, Stats)

@@ -9,8 +9,15 @@ migrations in ``store/migrations``, on first use in each process or with
 from llmcompiler_provider.store.engine import dispose_engines, get_engine, upgrade
 from llmcompiler_provider.store.errors import StoreError
 from llmcompiler_provider.store.location import display_url, home_dir, resolve_store_url
-from llmcompiler_provider.store.repository import find_run_ids, get_run, list_runs, save_run, trend
-from llmcompiler_provider.store.stats import emit_stats
+from llmcompiler_provider.store.repository import (
+    find_run_ids,
+    get_run,
+    list_runs,
+    run_status,
+    save_run,
+    tool_durations,
+    trend,
+)
 from llmcompiler_provider.store.unsaved import FlushReport, flush_unsaved, save_run_safely, unsaved_dir
 
 __all__ = [
@@ -18,7 +25,6 @@ __all__ = [
     "StoreError",
     "display_url",
     "dispose_engines",
-    "emit_stats",
     "find_run_ids",
     "flush_unsaved",
     "get_engine",
@@ -26,8 +32,10 @@ __all__ = [
     "home_dir",
     "list_runs",
     "resolve_store_url",
+    "run_status",
     "save_run",
     "save_run_safely",
+    "tool_durations",
     "trend",
     "unsaved_dir",
     "upgrade",

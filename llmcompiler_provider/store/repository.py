@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
+from llmcompiler_provider.results import RunResult, RunSummary
 from llmcompiler_provider.store import convert
 from llmcompiler_provider.store.engine import for_writing, get_engine
 from llmcompiler_provider.store.models import LLMCallRow, Plan, Run, Task
@@ -33,40 +34,40 @@ def _since(value: float | datetime | None) -> datetime | None:
     return value
 
 
-def _runs_replaced_by(result: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _runs_replaced_by(result: RunResult):  # type: ignore[no-untyped-def]
     """A condition matching the stored runs that ``result`` replaces."""
-    condition = Run.id == str(result["run_id"])
+    condition = Run.id == result.run_id
     identity = convert.stored_airflow_try(result)
-    if identity and identity["try_number"] is not None:
+    if identity and identity.try_number is not None:
         same_try = and_(
-            Run.dag_id == identity["dag_id"],
-            Run.airflow_run_id == identity["run_id"],
-            Run.task_id == identity["task_id"],
-            Run.map_index == identity["map_index"],
-            Run.try_number == identity["try_number"],
+            Run.dag_id == identity.dag_id,
+            Run.airflow_run_id == identity.run_id,
+            Run.task_id == identity.task_id,
+            Run.map_index == identity.map_index,
+            Run.try_number == identity.try_number,
         )
         condition = or_(condition, same_try)
     return condition
 
 
-def _lock_keys(result: dict[str, Any]) -> list[int]:
+def _lock_keys(result: RunResult) -> list[int]:
     """64-bit keys naming the run id and the Airflow try, for PostgreSQL advisory locks."""
-    names = [f"run:{result['run_id']}"]
+    names = [f"run:{result.run_id}"]
     identity = convert.stored_airflow_try(result)
     if identity:
-        names.append("try:" + json.dumps(identity, sort_keys=True))
+        names.append("try:" + json.dumps(identity.model_dump(), sort_keys=True))
     digests = (hashlib.sha256(name.encode()).digest()[:8] for name in names)
     return sorted(int.from_bytes(d, "big", signed=True) for d in digests)
 
 
-def _serialize_writers_of(session: Session, result: dict[str, Any]) -> None:
+def _serialize_writers_of(session: Session, result: RunResult) -> None:
     """Make concurrent saves of the same run or Airflow try wait for each other (SQLite already does)."""
     if session.get_bind().dialect.name == "postgresql":
         for key in _lock_keys(result):  # sorted, so two writers never wait on each other crosswise
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _replace(session: Session, result: dict[str, Any]) -> None:
+def _replace(session: Session, result: RunResult) -> None:
     _serialize_writers_of(session, result)
     stale = select(Run.id).where(_runs_replaced_by(result)).scalar_subquery()
     for table in (Task, Plan, LLMCallRow):
@@ -77,20 +78,21 @@ def _replace(session: Session, result: dict[str, Any]) -> None:
     session.add_all([*convert.plan_rows(result), *convert.task_rows(result), *convert.llm_call_rows(result)])
 
 
-def save_run(result: dict[str, Any], url: str | None = None) -> str:
-    """Store ``result`` (``RunResult.to_dict()``) and return its run id.
+def save_run(result: RunResult, url: str | None = None) -> str:
+    """Store ``result`` and return its run id; the figures derived from its tasks are filled in
+    on ``result`` first (``RunResult.fill_figures``).
 
     Raises SQLAlchemy's errors when the store cannot be reached; ``save_run_safely``
     is the variant that never raises.
     """
-    if not result.get("run_id"):
+    if not result.run_id:
         raise ValueError("a run result needs a run_id to be stored")
     engine = for_writing(get_engine(url))
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             with Session(engine) as session, session.begin():
                 _replace(session, result)
-            return str(result["run_id"])
+            return result.run_id
         except IntegrityError:
             if attempt == SAVE_ATTEMPTS:
                 raise
@@ -106,12 +108,12 @@ def list_runs(
     since: float | datetime | None = None,
     airflow_run_id: str | None = None,
     task_id: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[RunSummary]:
     """The most recent runs first, as summaries (no plans, tasks or calls); ``airflow_run_id`` and
     ``task_id`` select the runs of one DAG run (and task)."""
     query = (
         select(Run)
-        .options(defer(Run.answer), defer(Run.metrics))  # a summary shows neither
+        .options(defer(Run.answer))  # a summary does not show it
         .order_by(Run.started.desc(), Run.saved_at.desc())
         .limit(limit)
     )
@@ -129,8 +131,8 @@ def list_runs(
         return [convert.run_summary(run) for run in session.scalars(query)]
 
 
-def get_run(run_id: str, url: str | None = None) -> dict[str, Any] | None:
-    """Everything stored about ``run_id`` (with ``plans``, ``tasks`` and ``llm_calls``), or None."""
+def get_run(run_id: str, url: str | None = None) -> RunResult | None:
+    """Everything stored about ``run_id``, or None."""
     with Session(get_engine(url)) as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -140,7 +142,28 @@ def get_run(run_id: str, url: str | None = None) -> dict[str, Any] | None:
             select(Task).where(Task.run_id == run_id).order_by(Task.plan_iteration, Task.task_id)
         ).all()
         calls = session.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq)).all()
-        return convert.run_detail(run, list(plans), list(tasks), list(calls))
+        return convert.run_result(run, list(plans), list(tasks), list(calls))
+
+
+def run_status(run_id: str, url: str | None = None) -> str | None:
+    """The status of ``run_id``, or None when it is not stored (yet)."""
+    with Session(get_engine(url)) as session:
+        return session.scalar(select(Run.status).where(Run.id == run_id))
+
+
+def tool_durations(url: str | None = None, *, recent: int = 5000) -> dict[str, list[float]]:
+    """The durations (seconds) of the ``recent`` latest successful tool calls, by tool."""
+    query = (
+        select(Task.tool, Task.started, Task.finished)
+        .where(Task.status == "success", Task.started.is_not(None), Task.finished.is_not(None))
+        .order_by(Task.id.desc())
+        .limit(recent)
+    )
+    durations: dict[str, list[float]] = {}
+    with Session(get_engine(url)) as session:
+        for tool, started, finished in session.execute(query):
+            durations.setdefault(tool, []).append(max(0.0, (finished - started).total_seconds()))
+    return durations
 
 
 def find_run_ids(prefix: str, url: str | None = None, *, limit: int = 10) -> list[str]:

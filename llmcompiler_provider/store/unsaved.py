@@ -14,11 +14,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.store.errors import StoreError, describe_error
 from llmcompiler_provider.store.location import display_url, home_dir, resolve_store_url
 from llmcompiler_provider.store.repository import save_run
@@ -33,18 +33,18 @@ def unsaved_dir() -> Path:
     return home_dir() / UNSAVED_DIR_NAME
 
 
-def keep_unsaved(result: dict[str, Any], directory: Path | None = None) -> Path:
+def keep_unsaved(result: RunResult, directory: Path | None = None) -> Path:
     """Write ``result`` to ``<home>/unsaved/<run_id>.json`` (atomically) and return the path."""
     folder = directory or unsaved_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{result.get('run_id') or 'run-' + str(time.time_ns())}.json"
+    path = folder / f"{result.run_id or 'run-' + str(time.time_ns())}.json"
     partial = path.with_suffix(f".json.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(result, default=repr, indent=1), encoding="utf-8")
+    partial.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
     partial.replace(path)
     return path
 
 
-def _save_with_retries(result: dict[str, Any], url: str) -> None:
+def _save_with_retries(result: RunResult, url: str) -> None:
     for attempt in range(SAVE_TRIES):
         try:
             save_run(result, url)
@@ -56,7 +56,7 @@ def _save_with_retries(result: dict[str, Any], url: str) -> None:
 
 
 def save_run_safely(
-    result: dict[str, Any], url: str | None = None, *, strict: bool = False
+    result: RunResult, url: str | None = None, *, strict: bool = False
 ) -> tuple[bool, str | None]:
     """Save ``result``; return ``(True, None)``, or ``(False, reason)`` with the run kept on disk.
 
@@ -94,7 +94,7 @@ def flush_unsaved(url: str | None = None, directory: Path | None = None) -> Flus
     folder = directory or unsaved_dir()
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            result = json.loads(path.read_text(encoding="utf-8"))
+            result = RunResult.model_validate_json(path.read_text(encoding="utf-8"))
             report.saved.append(save_run(result, url))
             path.unlink()
         except TRANSIENT_ERRORS as exc:

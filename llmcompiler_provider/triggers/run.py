@@ -28,10 +28,9 @@ DRIVER_GONE = frozenset({"released", "forgotten"})
 
 def stored_status(run_id: str, store_url: str | None) -> str | None:
     """The run's status in the store, or None when it is not there yet."""
-    from llmcompiler_provider.store import get_run
+    from llmcompiler_provider.store import run_status
 
-    run = get_run(run_id, store_url)
-    return run["status"] if run else None
+    return run_status(run_id, store_url)
 
 
 class LLMCompilerRunTrigger(BaseTrigger):

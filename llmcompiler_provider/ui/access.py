@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 ViewerDependency = Callable[..., "Viewer | Awaitable[Viewer]"]
 
@@ -27,8 +26,6 @@ class Viewer:
             return self.reads_runs_outside_airflow
         return self.readable_dag_ids is None or dag_id in self.readable_dag_ids
 
-    def can_read(self, run: dict[str, Any]) -> bool:
-        return self.can_read_dag(run.get("dag_id"))
 
 
 EVERYONE = Viewer()

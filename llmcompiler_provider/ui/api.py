@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.ui import queries, schemas
 from llmcompiler_provider.ui.access import Viewer, ViewerDependency
 from llmcompiler_provider.ui.gantt import gantt_chart
@@ -36,9 +37,8 @@ def api_router(viewer: ViewerDependency) -> APIRouter:
         runs = queries.recent_runs(who, store_url(request), runs_filter)
         return {"runs": runs, "count": len(runs)}
 
-    @router.get("/runs/{run_id}", response_model=schemas.RunDetail,
-                summary="Everything recorded about one run")
-    def read_run(request: Request, run_id: str, who: Viewer = Depends(viewer)) -> dict:
+    @router.get("/runs/{run_id}", response_model=RunResult, summary="Everything recorded about one run")
+    def read_run(request: Request, run_id: str, who: Viewer = Depends(viewer)) -> RunResult:
         return queries.run_detail(who, store_url(request), run_id)
 
     @router.get("/runs/{run_id}/gantt", response_model=schemas.Gantt,

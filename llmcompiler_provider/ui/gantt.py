@@ -1,6 +1,6 @@
 """Where a run's time went: its tasks per worker slot and GPU slot, and its LLM calls, over time.
 
-:func:`gantt_chart` lays a stored run (``store.get_run``) out in lanes; a lane
+:func:`gantt_chart` lays a recorded run out in lanes; a lane
 holds bars that never overlap. Each worker gets as many lanes as it ran tasks at
 once; GPU tasks also appear on the GPU slot lanes; the planner and joiner calls
 get a lane of their own. :func:`render_gantt` draws it as SVG.
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from llmcompiler_provider.metrics import GPU_RESOURCE
+from llmcompiler_provider.results import RunResult, TaskRecord
 from llmcompiler_provider.ui import formatting, svg
-from llmcompiler_provider.ui.task_facts import uses_gpu, worker_name
+from llmcompiler_provider.ui.task_facts import gpu_slots, uses_gpu, worker_name
 
 LABEL_WIDTH = 210.0
 CHART_WIDTH = 960.0
@@ -74,60 +73,57 @@ def pack(bars: Iterable[Bar]) -> list[list[Bar]]:
     return rows
 
 
-def _task_label(task: dict[str, Any], several_plans: bool) -> str:
-    prefix = f"P{task['plan_iteration'] + 1} " if several_plans else ""
-    return f"{prefix}${task['id']} {task['tool']}"
+def _task_label(task: TaskRecord, iteration: int, several_plans: bool) -> str:
+    prefix = f"P{iteration + 1} " if several_plans else ""
+    return f"{prefix}${task.id} {task.tool}"
 
 
-def _task_detail(task: dict[str, Any], label: str) -> str:
-    duration = (task["finished"] or 0) - (task["started"] or 0)
-    parts = [f"{label}: {task['status']}, {formatting.seconds(duration)}",
-             f"on {worker_name(task.get('worker'))}"]
+def _task_detail(task: TaskRecord, label: str) -> str:
+    parts = [f"{label}: {task.status}, {formatting.seconds(task.duration)}", f"on {worker_name(task.worker)}"]
     if uses_gpu(task):
-        parts.append(f"GPU {task['resources'][GPU_RESOURCE]:g}")
-    if (task.get("attempts") or 0) > 1:
-        parts.append(f"{task['attempts']} attempts")
-    if task.get("error"):
-        parts.append(f"error: {svg.shorten(task['error'], 300)}")
+        parts.append(f"GPU {gpu_slots(task):g}")
+    if task.attempts > 1:
+        parts.append(f"{task.attempts} attempts")
+    if task.error:
+        parts.append(f"error: {svg.shorten(task.error, 300)}")
     return "; ".join(parts)
 
 
-def _task_bars(run: dict[str, Any], origin: float) -> list[tuple[dict[str, Any], Bar]]:
-    tasks = [t for t in run.get("tasks") or []
-             if t.get("started") is not None and t.get("finished") is not None]
-    several_plans = len({t["plan_iteration"] for t in run.get("tasks") or []}) > 1
+def _task_bars(run: RunResult, origin: float) -> list[tuple[TaskRecord, Bar]]:
+    several_plans = sum(1 for plan in run.plans if plan.tasks) > 1
     bars = []
-    for task in tasks:
-        label = _task_label(task, several_plans)
-        bars.append((task, Bar(
-            start=task["started"] - origin,
-            stop=max(task["finished"], task["started"]) - origin,
-            label=label,
-            detail=_task_detail(task, label),
-            kind="task",
-            status=task.get("status") or "pending",
-            gpu=uses_gpu(task),
-            plan_iteration=task["plan_iteration"],
-            task_id=task["id"],
-        )))
+    for plan in run.plans:
+        for task in plan.tasks:
+            if task.start is None or task.stop is None:
+                continue
+            label = _task_label(task, plan.iteration, several_plans)
+            bars.append((task, Bar(
+                start=task.start - origin,
+                stop=max(task.stop, task.start) - origin,
+                label=label,
+                detail=_task_detail(task, label),
+                kind="task",
+                status=task.status or "pending",
+                gpu=uses_gpu(task),
+                plan_iteration=plan.iteration,
+                task_id=task.id,
+            )))
     return bars
 
 
-def _llm_bars(run: dict[str, Any], origin: float) -> list[Bar]:
+def _llm_bars(run: RunResult, origin: float) -> list[Bar]:
     bars = []
-    for call in run.get("llm_calls") or []:
-        if call.get("started") is None:
+    for call in run.llm_calls:
+        if call.started is None:
             continue
-        start = call["started"] - origin
-        tokens = f"{call.get('prompt_tokens') or 0} + {call.get('completion_tokens') or 0} tokens"
-        latency = formatting.seconds(call.get("latency_s"))
-        detail = f"{call['role']} ({call.get('model') or 'model'}): {latency}, {tokens}"
-        if call.get("error"):
-            detail += f"; error: {svg.shorten(call['error'], 300)}"
-        stop = start + max(0.0, call.get("latency_s") or 0.0)
-        status = "failed" if call.get("error") else "success"
-        bars.append(Bar(start=start, stop=stop, label=call["role"], detail=detail, kind=call["role"],
-                        status=status))
+        start = call.started - origin
+        tokens = f"{call.prompt_tokens} + {call.completion_tokens} tokens"
+        detail = f"{call.role} ({call.model or 'model'}): {formatting.seconds(call.latency_s)}, {tokens}"
+        if call.error:
+            detail += f"; error: {svg.shorten(call.error, 300)}"
+        stop = start + max(0.0, call.latency_s)
+        status = "failed" if call.error else "success"
+        bars.append(Bar(start=start, stop=stop, label=call.role, detail=detail, kind=call.role, status=status))
     return bars
 
 
@@ -135,38 +131,27 @@ def _lanes_named(name: str, group: str, rows: list[list[Bar]], numbered: bool) -
     return [Lane(f"{name} · slot {i + 1}" if numbered else name, group, row) for i, row in enumerate(rows)]
 
 
-def run_origin(run: dict[str, Any]) -> float | None:
-    """The run's start, else its first recorded moment; None when nothing has a time."""
-    if run.get("started") is not None:
-        return float(run["started"])
-    moments = [t["started"] for t in run.get("tasks") or [] if t.get("started") is not None]
-    moments += [c["started"] for c in run.get("llm_calls") or [] if c.get("started") is not None]
-    return min(moments, default=None)
-
-
-def gantt_chart(run: dict[str, Any]) -> GanttChart:
-    """The lanes of a stored run (``store.get_run``)."""
-    origin = run_origin(run)
-    if origin is None:
-        return GanttChart(lanes=[], span_s=0.0, plan_starts=[])
+def gantt_chart(run: RunResult) -> GanttChart:
+    """The lanes of a recorded run."""
+    origin = run.started
     task_bars = _task_bars(run, origin)
     lanes: list[Lane] = []
     llm_rows = pack(_llm_bars(run, origin))
     lanes += _lanes_named("LLM planner / joiner", "llm", llm_rows, numbered=len(llm_rows) > 1)
     by_worker: dict[str, list[Bar]] = {}
     for task, bar in task_bars:
-        by_worker.setdefault(worker_name(task.get("worker")), []).append(bar)
+        by_worker.setdefault(worker_name(task.worker), []).append(bar)
     for worker in sorted(by_worker):
         rows = pack(by_worker[worker])
         lanes += _lanes_named(worker, "worker", rows, numbered=len(rows) > 1)
     gpu_rows = pack(bar for _task, bar in task_bars if bar.gpu)
-    declared_slots = int((run.get("cluster") or {}).get("gpu_slots") or 0)
+    declared_slots = run.cluster.gpu_slots
     gpu_rows += [[] for _ in range(max(0, declared_slots - len(gpu_rows)))]
     lanes += [Lane(f"GPU slot {i + 1}", "gpu", row) for i, row in enumerate(gpu_rows)]
 
     ends = [bar.stop for lane in lanes for bar in lane.bars]
-    if run.get("finished") is not None:
-        ends.append(run["finished"] - origin)
+    if run.finished is not None:
+        ends.append(run.finished - origin)
     first_starts: dict[int, float] = {}
     for _task, bar in task_bars:
         iteration = bar.plan_iteration or 0

@@ -47,7 +47,7 @@ def page_router(viewer: ViewerDependency) -> APIRouter:
                     form={"dag_id": dag_id or "", "status": status or "", "since": since or "",
                           "limit": runs_filter.limit},
                     filtered=any((dag_id, status, since)),
-                    dag_ids=sorted({r["dag_id"] for r in runs if r["dag_id"]}))
+                    dag_ids=sorted({r.dag_id for r in runs if r.dag_id}))
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str, who: Viewer = Depends(viewer)) -> HTMLResponse:

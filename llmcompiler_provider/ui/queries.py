@@ -1,6 +1,6 @@
 """What the pages and the JSON endpoints read from the metrics store, limited to what the viewer may read.
 
-Every value handed out has passed through ``redact.redact_value``.
+Every value handed out has passed through ``redact``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from llmcompiler_provider.results import RunResult, RunSummary
 from llmcompiler_provider.store import get_engine, get_run, list_runs, trend
 from llmcompiler_provider.store.models import Run
 from llmcompiler_provider.ui.access import Viewer
-from llmcompiler_provider.ui.redact import redact_value
+from llmcompiler_provider.ui.redact import redact_model, redact_value
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -81,15 +82,15 @@ def _dags_to_ask(viewer: Viewer, dag_id: str | None) -> list[str | None]:
     return sorted(viewer.readable_dag_ids)
 
 
-def recent_runs(viewer: Viewer, url: str | None, runs_filter: RunFilter) -> list[dict[str, Any]]:
+def recent_runs(viewer: Viewer, url: str | None, runs_filter: RunFilter) -> list[RunSummary]:
     """The newest runs first; a viewer limited to some DAGs gets one store query per DAG, merged."""
     batches = [
         [run for run in list_runs(url, limit=runs_filter.limit, dag_id=dag, status=runs_filter.status,
-                                  since=runs_filter.since) if viewer.can_read(run)]
+                                  since=runs_filter.since) if viewer.can_read_dag(run.dag_id)]
         for dag in _dags_to_ask(viewer, runs_filter.dag_id)
     ]
-    merged = heapq.merge(*batches, key=lambda run: -(run["started"] or 0.0))
-    return redact_value(list(itertools.islice(merged, runs_filter.limit)))
+    merged = heapq.merge(*batches, key=lambda run: -run.started)
+    return [redact_model(run) for run in itertools.islice(merged, runs_filter.limit)]
 
 
 def trend_points(viewer: Viewer, url: str | None, runs_filter: RunFilter) -> list[dict[str, Any]]:
@@ -98,19 +99,19 @@ def trend_points(viewer: Viewer, url: str | None, runs_filter: RunFilter) -> lis
         point
         for dag in _dags_to_ask(viewer, runs_filter.dag_id)
         for point in trend(url, dag_id=dag, since=runs_filter.since, limit=TREND_LIMIT)
-        if viewer.can_read(point) and (runs_filter.status is None or point["status"] == runs_filter.status)
+        if viewer.can_read_dag(point["dag_id"]) and (runs_filter.status is None or point["status"] == runs_filter.status)
     ]
     points.sort(key=lambda point: point["started"] or 0.0)
     return redact_value(points[-TREND_LIMIT:])
 
 
-def run_detail(viewer: Viewer, url: str | None, run_id: str) -> dict[str, Any]:
+def run_detail(viewer: Viewer, url: str | None, run_id: str) -> RunResult:
     run = get_run(run_id, url)
     if run is None:
         raise RunNotFound(f"No run with id {run_id!r} is recorded in the metrics store.")
-    if not viewer.can_read(run):
+    if not viewer.can_read_dag(run.dag_id):
         raise RunForbidden("You are not allowed to read this run (it belongs to a DAG you cannot read).")
-    return redact_value(run)
+    return redact_model(run)
 
 
 def run_of_task_instance(

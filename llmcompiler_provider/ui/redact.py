@@ -8,7 +8,11 @@ API key. Everything the UI renders or returns goes through :func:`redact_value`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+Model = TypeVar("Model", bound=BaseModel)
 
 MASK = "***"
 
@@ -47,3 +51,8 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_value(item) for item in value]
     return value
+
+
+def redact_model(model: Model) -> Model:
+    """A copy of ``model`` with every string in it passed through :func:`redact_text`."""
+    return type(model).model_validate(redact_value(model.model_dump()))

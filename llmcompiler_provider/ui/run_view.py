@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
+from llmcompiler_provider.results import PlanIteration, RunResult, TaskRecord
 from llmcompiler_provider.ui import formatting
-from llmcompiler_provider.ui.gantt import gantt_chart, render_gantt, run_origin
-from llmcompiler_provider.ui.task_facts import arguments_text, uses_gpu, worker_name
+from llmcompiler_provider.ui.gantt import gantt_chart, render_gantt
+from llmcompiler_provider.ui.task_facts import uses_gpu, worker_name
 from llmcompiler_provider.ui.task_graph import render_task_graph
 
 
@@ -27,6 +26,19 @@ class Problem:
     causes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TaskRow:
+    """A task as the run page's table shows it."""
+
+    task: TaskRecord
+    call: str
+    offset_s: float | None
+    resources_text: str
+    deps_text: str
+    gpu: bool
+    worker_name: str
+
+
 @dataclass
 class PlanView:
     iteration: int
@@ -35,12 +47,12 @@ class PlanView:
     thought: str | None
     compile_errors: list[str]
     graph_svg: str
-    tasks: list[dict[str, Any]]
+    tasks: list[TaskRow]
 
 
 @dataclass
 class RunView:
-    run: dict[str, Any]
+    run: RunResult
     figures: list[Figure]
     problems: list[Problem]
     plans: list[PlanView]
@@ -48,124 +60,108 @@ class RunView:
     gantt_bars: int
 
 
-def _figures(run: dict[str, Any]) -> list[Figure]:
+#: the run page's figures that are a duration: label, ``Timings`` field, hint
+SECONDS_FIGURES = (
+    ("Wall time", "wall_s", "from the prompt to the answer"),
+    ("Planning", "planning_s", "LLM planner"),
+    ("Execution", "execution_s", "first task start to last task stop"),
+    ("Joining", "joining_s", "LLM joiner"),
+    ("First task dispatched", "first_dispatch_s", "after the run started"),
+    ("Planning overlapped", "overlap_s", "tasks ran while the plan streamed"),
+    ("Sum of task times", "sum_task_s", "one after another"),
+    ("Critical path", "critical_path_s", "longest dependency chain"),
+)
+
+
+def _figures(run: RunResult) -> list[Figure]:
     seconds, ratio, percent, count = (formatting.seconds, formatting.ratio, formatting.percent,
                                       formatting.count)
-    timings = run.get("timings") or {}
-    counts, tokens, cluster = run.get("counts") or {}, run.get("tokens") or {}, run.get("cluster") or {}
-    sum_s, path_s = run.get("sum_task_s"), run.get("critical_path_s")
-    ideal = sum_s / path_s if sum_s and path_s else None
-    workers, slots = cluster.get("workers") or 0, cluster.get("gpu_slots") or 0
-    prompt_tokens, completion_tokens = tokens.get("prompt") or 0, tokens.get("completion") or 0
-    fallback = "GPU slots declared by CPU workers" if cluster.get("gpu_fallback") else ""
-    cluster_facts = [cluster.get("kind") or "unknown", fallback, cluster.get("address")]
+    timings, counts, tokens, cluster = run.timings, run.counts, run.tokens, run.cluster
+    fallback = "GPU slots declared by CPU workers" if cluster.gpu_fallback else ""
+    cluster_facts = [cluster.kind or "unknown", fallback, cluster.address]
     return [
-        Figure("Wall time", seconds(run.get("wall_s")), "from the prompt to the answer"),
-        Figure("Planning", seconds(timings.get("planning_s")), "LLM planner"),
-        Figure("Execution", seconds(timings.get("execution_s")), "first task start to last task stop"),
-        Figure("Joining", seconds(timings.get("joining_s")), "LLM joiner"),
-        Figure("First task dispatched", seconds(run.get("first_dispatch_s")), "after the run started"),
-        Figure("Planning overlapped", seconds(timings.get("overlap_s")), "tasks ran while the plan streamed"),
-        Figure("Sum of task times", seconds(sum_s), "one after another"),
-        Figure("Critical path", seconds(path_s), "longest dependency chain"),
-        Figure("Speedup", ratio(run.get("speedup")), "sum of task times / execution wall"),
-        Figure("Ideal speedup", ratio(ideal), "sum of task times / critical path"),
-        Figure("Efficiency", percent(run.get("efficiency")), "speedup / ideal speedup"),
-        Figure("GPU-slot utilization", percent(run.get("gpu_slot_utilization")), "busy GPU-slot time"),
-        Figure("Tasks", count(counts.get("tasks")),
-               f"{counts.get('failed_tasks') or 0} failed, {counts.get('replans') or 0} replans"),
-        Figure("Tokens", count(prompt_tokens + completion_tokens),
-               f"{count(prompt_tokens)} prompt + {count(completion_tokens)} completion"),
-        Figure("Cluster", f"{workers} workers · {slots} GPU slots", ", ".join(filter(None, cluster_facts))),
-        Figure("Models", run.get("planner_model") or formatting.MISSING,
-               f"joiner: {run.get('joiner_model') or formatting.MISSING}"),
+        *(Figure(label, seconds(getattr(timings, name)), hint) for label, name, hint in SECONDS_FIGURES),
+        Figure("Speedup", ratio(timings.speedup), "sum of task times / execution wall"),
+        Figure("Ideal speedup", ratio(timings.ideal_speedup), "sum of task times / critical path"),
+        Figure("Efficiency", percent(timings.efficiency), "speedup / ideal speedup"),
+        Figure("GPU-slot utilization", percent(timings.gpu_slot_utilization), "busy GPU-slot time"),
+        Figure("Tasks", count(counts.tasks), f"{counts.failed_tasks} failed, {counts.replans} replans"),
+        Figure("Tokens", count(tokens.total), f"{count(tokens.prompt)} prompt + {count(tokens.completion)} completion"),
+        Figure("Cluster", f"{cluster.workers} workers · {cluster.gpu_slots} GPU slots",
+               ", ".join(filter(None, cluster_facts))),
+        Figure("Models", run.planner_model or formatting.MISSING, f"joiner: {run.joiner_model or formatting.MISSING}"),
     ]
 
 
-def _task_problems(tasks: list[dict[str, Any]], several_plans: bool) -> list[Problem]:
+def _task_problems(plan: PlanIteration, several_plans: bool) -> list[Problem]:
     problems = []
-    for iteration in sorted({t["plan_iteration"] for t in tasks}):
-        in_plan = {t["id"]: t for t in tasks if t["plan_iteration"] == iteration}
-        for task in in_plan.values():
-            if task.get("status") != "failed" and not task.get("error"):
-                continue
-            plan = f"plan {iteration + 1}, " if several_plans else ""
-            where = f"{plan}task ${task['id']} {task['tool']}"
-            failed_deps = [in_plan[d] for d in task.get("deps") or []
-                           if in_plan.get(d, {}).get("status") == "failed"]
-            causes = [
-                f"depends on ${d['id']} {d['tool']}, which failed: {d.get('error') or 'no error recorded'}"
-                for d in failed_deps
-            ]
-            if (task.get("attempts") or 0) > 1:
-                where_ran = worker_name(task.get("worker"))
-                causes.append(f"failed after {task['attempts']} attempts on {where_ran}")
-            problems.append(Problem(where, task.get("error") or "failed without an error message", causes))
+    in_plan = {t.id: t for t in plan.tasks}
+    for task in plan.tasks:
+        if task.status != "failed" and not task.error:
+            continue
+        where = (f"plan {plan.iteration + 1}, " if several_plans else "") + f"task ${task.id} {task.tool}"
+        failed_deps = [in_plan[d] for d in task.deps if d in in_plan and in_plan[d].status == "failed"]
+        causes = [f"depends on ${d.id} {d.tool}, which failed: {d.error or 'no error recorded'}" for d in failed_deps]
+        if task.attempts > 1:
+            causes.append(f"failed after {task.attempts} attempts on {worker_name(task.worker)}")
+        problems.append(Problem(where, task.error or "failed without an error message", causes))
     return problems
 
 
-def _problems(run: dict[str, Any]) -> list[Problem]:
-    tasks = run.get("tasks") or []
-    several_plans = len(run.get("plans") or []) > 1
+def _problems(run: RunResult) -> list[Problem]:
+    several_plans = len(run.plans) > 1
     problems = []
-    if run.get("error"):
-        failed = sum(1 for t in tasks if t.get("status") == "failed")
+    if run.error:
+        failed = run.counts.failed_tasks
         causes = [f"{failed} task(s) failed, listed below"] if failed else []
-        problems.append(Problem("run", run["error"], causes))
-    for plan in run.get("plans") or []:
-        for message in plan.get("compile_errors") or []:
-            problems.append(Problem(f"plan {plan['iteration'] + 1} (compiling)", message,
+        problems.append(Problem("run", run.error, causes))
+    for plan in run.plans:
+        for message in plan.compile_errors:
+            problems.append(Problem(f"plan {plan.iteration + 1} (compiling)", message,
                                     ["the planner's text did not compile; the lines that did ran"]))
-    problems += _task_problems(tasks, several_plans)
-    for call in run.get("llm_calls") or []:
-        if call.get("error"):
-            where = f"LLM {call['role']} call ({call.get('model') or 'model'})"
-            problems.append(Problem(where, call["error"]))
+    for plan in run.plans:
+        problems += _task_problems(plan, several_plans)
+    for call in run.llm_calls:
+        if call.error:
+            problems.append(Problem(f"LLM {call.role} call ({call.model or 'model'})", call.error))
     return problems
 
 
-def _task_rows(tasks: list[dict[str, Any]], origin: float | None) -> list[dict[str, Any]]:
-    rows = []
-    for task in tasks:
-        offset = task["started"] - origin if task.get("started") is not None and origin is not None else None
-        rows.append({
-            **task,
-            "call": f"{task['tool']}({arguments_text(task)})",
-            "offset_s": offset,
-            "resources_text": ", ".join(f"{k}={v:g}" for k, v in (task.get("resources") or {}).items()),
-            "deps_text": ", ".join(f"${d}" for d in task.get("deps") or []),
-            "gpu": uses_gpu(task),
-            "worker_name": worker_name(task.get("worker")) if task.get("worker") else "",
-        })
-    return rows
+def _task_row(task: TaskRecord, origin: float) -> TaskRow:
+    return TaskRow(
+        task=task,
+        call=f"{task.tool}({task.call_text()})",
+        offset_s=task.start - origin if task.start is not None else None,
+        resources_text=", ".join(f"{k}={v:g}" for k, v in task.resources.items()),
+        deps_text=", ".join(f"${d}" for d in task.deps),
+        gpu=uses_gpu(task),
+        worker_name=worker_name(task.worker) if task.worker else "",
+    )
 
 
-def _plans(run: dict[str, Any], origin: float | None) -> list[PlanView]:
-    tasks = run.get("tasks") or []
+def _plans(run: RunResult) -> list[PlanView]:
     views = []
-    for plan in run.get("plans") or []:
-        iteration = plan["iteration"]
-        in_plan = [t for t in tasks if t["plan_iteration"] == iteration]
-        title = f"Plan {iteration + 1}" + (" (replan)" if iteration > 0 else "")
+    for plan in run.plans:
+        title = f"Plan {plan.iteration + 1}" + (" (replan)" if plan.iteration > 0 else "")
         views.append(PlanView(
-            iteration=iteration,
+            iteration=plan.iteration,
             title=title,
-            text=plan.get("text") or "",
-            thought=plan.get("thought"),
-            compile_errors=plan.get("compile_errors") or [],
-            graph_svg=render_task_graph(in_plan, graph_id=f"plan{iteration}", label=f"{title}: task graph"),
-            tasks=_task_rows(in_plan, origin),
+            text=plan.text,
+            thought=plan.thought,
+            compile_errors=plan.compile_errors,
+            graph_svg=render_task_graph(plan.tasks, graph_id=f"plan{plan.iteration}", label=f"{title}: task graph"),
+            tasks=[_task_row(task, run.started) for task in plan.tasks],
         ))
     return views
 
 
-def run_view(run: dict[str, Any]) -> RunView:
+def run_view(run: RunResult) -> RunView:
     chart = gantt_chart(run)
     return RunView(
         run=run,
         figures=_figures(run),
         problems=_problems(run),
-        plans=_plans(run, run_origin(run)),
+        plans=_plans(run),
         gantt_svg=render_gantt(chart),
         gantt_bars=chart.bar_count,
     )

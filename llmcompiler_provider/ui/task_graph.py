@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from llmcompiler_provider.results import TaskRecord
 from llmcompiler_provider.ui import formatting, svg
-from llmcompiler_provider.ui.task_facts import arguments_text, uses_gpu
+from llmcompiler_provider.ui.task_facts import uses_gpu
 
 NODE_WIDTH = 170.0
 NODE_HEIGHT = 46.0
@@ -15,13 +14,13 @@ MARGIN = 12.0
 MAX_LABEL_CHARS = 24
 
 
-def depths(tasks: list[dict[str, Any]]) -> dict[int, int]:
+def depths(tasks: list[TaskRecord]) -> dict[int, int]:
     """Each task's column: 0 without dependencies, else one more than its deepest dependency.
 
     Dependencies on tasks not in ``tasks`` are ignored; a cycle (which the plan
     compiler never lets through) is cut where it closes.
     """
-    deps = {t["id"]: [d for d in t.get("deps") or [] if d != t["id"]] for t in tasks}
+    deps = {t.id: [d for d in t.deps if d != t.id] for t in tasks}
     known = set(deps)
     depth: dict[int, int] = {}
 
@@ -37,7 +36,7 @@ def depths(tasks: list[dict[str, Any]]) -> dict[int, int]:
     return depth
 
 
-def layout(tasks: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
+def layout(tasks: list[TaskRecord]) -> dict[int, tuple[float, float]]:
     """Top-left corner of each task's box."""
     depth = depths(tasks)
     columns: dict[int, list[int]] = {}
@@ -50,17 +49,17 @@ def layout(tasks: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
     }
 
 
-def _node(task: dict[str, Any], x: float, y: float) -> str:
-    status = task.get("status") or "pending"
-    name = svg.shorten(f"${task['id']} {task['tool']}", MAX_LABEL_CHARS)
+def _node(task: TaskRecord, x: float, y: float) -> str:
+    status = task.status or "pending"
+    name = svg.shorten(f"${task.id} {task.tool}", MAX_LABEL_CHARS)
     facts = [status]
-    if task.get("duration_s") is not None:
-        facts.append(formatting.seconds(task["duration_s"]))
+    if task.duration is not None:
+        facts.append(formatting.seconds(task.duration))
     if uses_gpu(task):
         facts.append("GPU")
-    tooltip = f"${task['id']} {task['tool']}({svg.shorten(arguments_text(task), 200)}) — {status}"
-    if task.get("error"):
-        tooltip += f": {task['error']}"
+    tooltip = f"${task.id} {task.tool}({svg.shorten(task.call_text(), 200)}) — {status}"
+    if task.error:
+        tooltip += f": {task.error}"
     gpu = uses_gpu(task)
     return "".join([
         svg.titled("rect", tooltip, class_=f"node status-{status}" + (" gpu" if gpu else ""), x=x, y=y,
@@ -80,7 +79,7 @@ def _edge(start: tuple[float, float], end: tuple[float, float], marker_id: str) 
                        marker_end=f"url(#{marker_id})")
 
 
-def render_task_graph(tasks: list[dict[str, Any]], *, graph_id: str, label: str) -> str:
+def render_task_graph(tasks: list[TaskRecord], *, graph_id: str, label: str) -> str:
     """One plan iteration's tasks and their dependencies; ``graph_id`` keeps marker ids unique in a page."""
     if not tasks:
         return ""
@@ -96,11 +95,11 @@ def render_task_graph(tasks: list[dict[str, Any]], *, graph_id: str, label: str)
         ) + "</defs>"
     ]
     for task in tasks:
-        x2, y2 = positions[task["id"]]
-        for dep in task.get("deps") or []:
-            if dep in positions and dep != task["id"]:
+        x2, y2 = positions[task.id]
+        for dep in task.deps:
+            if dep in positions and dep != task.id:
                 x1, y1 = positions[dep]
                 start, end = (x1 + NODE_WIDTH, y1 + NODE_HEIGHT / 2), (x2, y2 + NODE_HEIGHT / 2)
                 body.append(_edge(start, end, marker_id))
-    body += [_node(task, *positions[task["id"]]) for task in tasks]
+    body += [_node(task, *positions[task.id]) for task in tasks]
     return svg.document(max(width, 240.0), height, body, label=label, class_="task-graph")

@@ -42,7 +42,7 @@ def test_a_model_that_never_writes_join_fails_with_the_compile_error(cluster_cli
     assert result.error == "<planner>:2:1: error: the plan does not end with join()"
     assert model_server.calls["nojoin"] == 2  # asked again once with the errors, then gave up
     stored = get_run(result.run_id, sqlite_url)
-    assert stored["status"] == "failed" and stored["error"] == result.error
+    assert stored.status == "failed" and stored.error == result.error
 
 
 def test_a_model_that_writes_garbage_fails_clearly(cluster_client, model_server, sqlite_url):
@@ -64,7 +64,7 @@ def test_a_one_megabyte_prompt_is_refused_and_recorded(cluster_client, model_ser
     llm = OpenAIChatModel(model_server.url("garbage"), None, "scripted", max_retries=0)
     result = run_with(cluster_client, sqlite_url, llm, prompt="x" * 1_000_000)
     assert result.status == "failed" and result.error == "the prompt is 1,000,000 characters; the limit is 100,000"
-    assert get_run(result.run_id, sqlite_url)["status"] == "failed"
+    assert get_run(result.run_id, sqlite_url).status == "failed"
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,8 @@ def make_run(cluster_client, store, **kwargs):
 
 @pytest.mark.slow
 def test_a_prompt_is_planned_run_and_answered_by_the_local_model(cluster_client, local_model, sqlite_url):
-    run = make_run(cluster_client, sqlite_url, llm=local_model)
-    run.prompt = run.result.prompt = "Which is taller, the Eiffel Tower or the Statue of Liberty?"
+    run = make_run(cluster_client, sqlite_url, llm=local_model,
+                   prompt="Which is taller, the Eiffel Tower or the Statue of Liberty?")
     result = run.execute()
     assert result.status == "success", result.error
     assert result.answer
@@ -38,7 +38,7 @@ def test_a_prompt_is_planned_run_and_answered_by_the_local_model(cluster_client,
     assert all(c.completion_tokens > 0 and c.latency_s > 0 for c in result.llm_calls)
     assert result.timings.first_dispatch_s is not None and result.timings.planning_s > 0
     stored = get_run(result.run_id, sqlite_url)
-    assert stored["status"] == "success" and len(stored["tasks"]) == len(plan.tasks)
+    assert stored.status == "success" and len(stored.all_tasks) == len(plan.tasks)
 
 
 def test_a_given_plan_runs_without_an_llm_and_is_recorded(cluster_client, sqlite_url):
@@ -55,14 +55,14 @@ def test_an_empty_prompt_is_a_clear_recorded_failure(cluster_client, local_model
     result = make_run(cluster_client, sqlite_url, prompt="   ", llm=local_model).execute()
     assert result.status == "failed"
     assert result.error == "the prompt is empty: give a question, or a plan to run"
-    assert get_run(result.run_id, sqlite_url)["error"] == result.error
+    assert get_run(result.run_id, sqlite_url).error == result.error
 
 
 def test_a_plan_that_does_not_compile_fails_with_the_compiler_errors(cluster_client, sqlite_url):
     result = make_run(cluster_client, sqlite_url, plan='1. serch("x")\n2. join()').execute()
     assert result.status == "failed"
     assert "unknown tool 'serch' (did you mean 'search'?)" in result.error
-    assert get_run(result.run_id, sqlite_url)["status"] == "failed"
+    assert get_run(result.run_id, sqlite_url).status == "failed"
 
 
 def test_cancel_from_another_thread_records_a_cancelled_run(cluster_client, sqlite_url):
@@ -79,8 +79,8 @@ def test_cancel_from_another_thread_records_a_cancelled_run(cluster_client, sqli
     result = run.execute()
     assert result.status == "cancelled"
     stored = get_run(result.run_id, sqlite_url)
-    assert stored["status"] == "cancelled"
-    assert [t["status"] for t in stored["tasks"]] == ["cancelled"]
+    assert stored.status == "cancelled"
+    assert [t.status for t in stored.all_tasks] == ["cancelled"]
 
 
 def test_an_unreachable_store_does_not_fail_the_run_but_says_so(cluster_client, tmp_path):

@@ -114,8 +114,8 @@ def test_a_postgres_connection_becomes_a_working_store_url(monkeypatch, postgres
     assert resolved.startswith(f"postgresql+psycopg2://{url.username}@{url.host}:{url.port}/{url.database}?")
 
     run = RunResult(prompt="stored through an Airflow connection", status="success")
-    save_run(run.to_dict(), resolved)
-    assert get_run(run.run_id, resolved)["prompt"] == "stored through an Airflow connection"
+    save_run(run, resolved)
+    assert get_run(run.run_id, resolved).prompt == "stored through an Airflow connection"
 
 
 def test_airflow_builds_the_connection_forms_from_the_provider_info(airflow_db):

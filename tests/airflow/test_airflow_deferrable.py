@@ -11,7 +11,7 @@ import pytest
 from airflow_test_support import free_port, set_connection, task_states, wait_for, xcoms
 from llmcompiler_provider.agent.run import RunConfig
 from llmcompiler_provider.agent.remote_run import RemoteRun, submit_remote_run
-from llmcompiler_provider.operators.report import metrics_summary, result_from_stored
+from llmcompiler_provider.operators.summaries import metrics_summary
 from llmcompiler_provider.operators.toolsets import build_toolset
 from llmcompiler_provider.store import get_run, resolve_store_url
 from llmcompiler_provider.triggers.run import LLMCompilerRunTrigger
@@ -39,15 +39,15 @@ def test_a_deferred_run_runs_on_the_cluster_and_returns_the_same_result(
     assert "running trigger in line" in caplog.text  # the task deferred, and dag.test() ran the trigger
     pushed = xcoms(dag_run, "ask")
     stored = get_run(pushed["run_id"])
-    assert stored["status"] == "success"
-    assert pushed["return_value"] == stored["answer"] and stored["answer"].strip()
-    assert pushed["metrics"] == metrics_summary(result_from_stored(stored))
-    assert stored["cluster"]["kind"] == "address" and stored["cluster"]["address"] == dask_scheduler
+    assert stored.status == "success"
+    assert pushed["return_value"] == stored.answer and stored.answer.strip()
+    assert pushed["metrics"] == metrics_summary(stored)
+    assert stored.cluster.kind == "address" and stored.cluster.address == dask_scheduler
     with Client(dask_scheduler) as client:
         worker_addresses = set(client.scheduler_info(n_workers=-1)["workers"])
         assert not client.list_datasets()  # the trigger released the driver's future
-    assert {t["worker"] for t in stored["tasks"]} <= worker_addresses
-    assert stored["airflow"]["dag_id"] == "llmcompiler_test_deferred"
+    assert {t.worker for t in stored.all_tasks} <= worker_addresses
+    assert stored.airflow.dag_id == "llmcompiler_test_deferred"
 
 
 def test_a_scheduler_that_cannot_be_reached_fails_the_task_and_records_why(run_dag, monkeypatch):
@@ -57,8 +57,8 @@ def test_a_scheduler_that_cannot_be_reached_fails_the_task_and_records_why(run_d
 
     assert task_states(dag_run) == {("ask", -1): "failed"}
     stored = get_run(xcoms(dag_run, "ask")["run_id"])
-    assert stored["status"] == "failed"
-    assert stored["error"].startswith(f"could not submit the run to the Dask scheduler at {address}: ")
+    assert stored.status == "failed"
+    assert stored.error.startswith(f"could not submit the run to the Dask scheduler at {address}: ")
 
 
 def slow_remote_step() -> str:
@@ -83,7 +83,7 @@ def test_the_triggers_on_kill_cancels_the_run_on_the_cluster(airflow_db, dask_sc
     asyncio.run(trigger.on_kill())
 
     assert first_event(trigger) == {"status": "finished", "run_id": run_id, "run_status": "cancelled"}
-    assert get_run(run_id)["status"] == "cancelled"
+    assert get_run(run_id).status == "cancelled"
 
 
 def test_the_trigger_reports_a_run_the_cluster_does_not_know(airflow_db, dask_scheduler):
@@ -102,7 +102,7 @@ def test_the_trigger_fires_no_sooner_than_it_was_told(airflow_db, sqlite_url):
     from llmcompiler_provider.store import save_run
 
     finished = RunResult(status="success")
-    save_run(finished.to_dict(), sqlite_url)
+    save_run(finished, sqlite_url)
     not_before = time.time() + 2.0
     trigger = LLMCompilerRunTrigger(run_id=finished.run_id, store_url=sqlite_url,
                                     scheduler=f"tcp://127.0.0.1:{free_port()}", not_before=not_before)

@@ -30,13 +30,13 @@ def test_the_run_is_recorded_with_its_airflow_identity_and_rendered_prompt(examp
     dag_run, pushed = example_run
     stored = get_run(pushed["run_id"])
     assert stored is not None
-    assert stored["status"] == "success"
-    assert stored["answer"] == pushed["return_value"]
-    assert stored["prompt"] == DEFAULT_QUESTION  # "{{ params.question }}" rendered
-    assert stored["airflow"] == {"dag_id": "llmcompiler_example", "run_id": dag_run.run_id, "task_id": "ask",
-                                 "map_index": -1, "try_number": 1}
-    assert stored["counts"]["tasks"] >= 1
-    assert stored["plans"] and stored["plans"][0]["text"].strip()
+    assert stored.status == "success"
+    assert stored.answer == pushed["return_value"]
+    assert stored.prompt == DEFAULT_QUESTION  # "{{ params.question }}" rendered
+    assert stored.airflow.model_dump() == {"dag_id": "llmcompiler_example", "run_id": dag_run.run_id,
+                                           "task_id": "ask", "map_index": -1, "try_number": 1}
+    assert stored.counts.tasks >= 1
+    assert stored.plans and stored.plans[0].text.strip()
 
 
 def test_the_metrics_xcom_is_a_small_summary_of_the_run(example_run):

@@ -30,8 +30,8 @@ def test_sigterm_kills_the_task_and_the_run_is_recorded_cancelled(run_dag, tmp_p
     assert task_states(dag_run) == {("slow", -1): "failed"}
     pushed = xcoms(dag_run, "slow")
     stored = get_run(pushed["run_id"])
-    assert stored["status"] == "cancelled"
-    assert stored["error"] == "the run was cancelled"
-    assert [t["status"] for t in stored["tasks"]] == ["cancelled"]
+    assert stored.status == "cancelled"
+    assert stored.error == "the run was cancelled"
+    assert [t.status for t in stored.all_tasks] == ["cancelled"]
     assert pushed["metrics"]["status"] == "cancelled"
     assert "return_value" not in pushed

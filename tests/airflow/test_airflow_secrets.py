@@ -30,8 +30,9 @@ def test_a_failing_endpoint_run_keeps_the_api_key_out_of_logs_xcom_and_store(
     assert task_states(dag_run) == {("ask", -1): "failed"}
     pushed = xcoms(dag_run, "ask")
     stored = get_run(pushed["run_id"])
-    assert stored["status"] == "failed" and stored["error"]
+    assert stored.status == "failed" and stored.error
     assert f"LLM: test-model at {endpoint}" in logs  # the task's log lines were captured
-    assert stored["error"] in logs  # the failure's cause is in the log too
-    for where, text in {"logs": logs, "xcom": json.dumps(pushed), "store": json.dumps(stored)}.items():
+    assert stored.error in logs  # the failure's cause is in the log too
+    places = {"logs": logs, "xcom": json.dumps(pushed), "store": json.dumps(stored.to_dict())}
+    for where, text in places.items():
         assert API_KEY not in text, f"the API key leaked into the {where}"

@@ -106,7 +106,7 @@ def test_a_plan_queries_the_connection_from_dask_workers_in_an_airflow_run(run_d
     dag_run = run_dag("llmcompiler_test_sql")
     assert task_states(dag_run) == {("query", -1): "success"}
     stored = get_run(xcoms(dag_run, "query")["run_id"])
-    [task] = stored["tasks"]
-    assert task["tool"] == "sql_query" and task["worker"].startswith("tcp://")
-    assert task["result"].splitlines() == ["name | height_m", "CN Tower | 553", "Eiffel Tower | 330",
+    [task] = stored.all_tasks
+    assert task.tool == "sql_query" and task.worker.startswith("tcp://")
+    assert task.result.splitlines() == ["name | height_m", "CN Tower | 553", "Eiffel Tower | 330",
                                            "Statue of Liberty | 93", "(3 rows)"]

@@ -9,7 +9,8 @@ import pytest
 from benchmarks.tools import bench
 from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.results import PlanIteration, RunResult, TaskRecord
-from llmcompiler_provider.simulate import ClusterShape, ToolCost, learned_costs, load_costs, simulate
+from llmcompiler_provider.simulate import ClusterShape, simulate
+from llmcompiler_provider.tool_costs import ToolCost, learned_costs, load_costs
 
 CATALOGUE = bench.signatures()
 
@@ -124,8 +125,8 @@ def test_costs_are_learned_from_the_runs_the_store_recorded(sqlite_url):
         for i, seconds in enumerate((0.2, 0.4, 0.9), 1)
     ]
     tasks.append(TaskRecord(id=4, tool="io_5ms", status="failed", start=100.0, stop=160.0))
-    result = RunResult(status="success", plans=[PlanIteration(0, "plan", tasks)])
-    save_run(result.to_dict(), sqlite_url)
+    result = RunResult(status="success", plans=[PlanIteration(iteration=0, text="plan", tasks=tasks)])
+    save_run(result, sqlite_url)
     learned = learned_costs(sqlite_url)
     assert learned["io_5ms"].seconds == pytest.approx(0.4)  # the median of the successful calls
 

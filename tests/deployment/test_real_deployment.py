@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.store import get_run
 
 pytestmark = pytest.mark.slow
@@ -28,17 +29,17 @@ def _store(deployment):
     return f"sqlite:///{deployment.home / 'llmcompiler.db'}"
 
 
-def _record_figures(name: str, task_instance: dict, run: dict) -> None:
+def _record_figures(name: str, task_instance: dict, run: RunResult) -> None:
     """Task start (Airflow's start_date) -> run start -> the planner's first token, in seconds."""
     task_start = _epoch(task_instance["start_date"])
-    planner = next((call for call in run["llm_calls"] if call["role"] == "planner"), None)
+    planner = next((call for call in run.llm_calls if call.role == "planner"), None)
     figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     figures[name] = {
-        "task_start_to_run_start_s": round(run["started"] - task_start, 3),
+        "task_start_to_run_start_s": round(run.started - task_start, 3),
         "task_start_to_first_plan_token_s": (
-            round(planner["started"] + planner["ttft_s"] - task_start, 3) if planner and planner["ttft_s"] else None
+            round(planner.started + planner.ttft_s - task_start, 3) if planner and planner.ttft_s else None
         ),
-        "run_wall_s": run["timings"]["wall_s"],
+        "run_wall_s": run.timings.wall_s,
         "task_duration_s": round(_epoch(task_instance["end_date"]) - task_start, 3),
     }
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
@@ -63,10 +64,10 @@ def test_the_example_dag_succeeds_on_embedded_defaults(deployment):
     answer = deployment.xcom("llmcompiler_example", run_id, "ask")
     assert isinstance(answer, str) and answer.strip()
     stored = get_run(deployment.xcom("llmcompiler_example", run_id, "ask", key="run_id"), _store(deployment))
-    assert stored["status"] == "success" and stored["answer"] == answer
-    assert stored["airflow"]["run_id"] == run_id and stored["airflow"]["task_id"] == "ask"
-    assert stored["tasks"] and all(task["status"] == "success" for task in stored["tasks"])
-    assert stored["cluster"]["kind"] == "local"
+    assert stored.status == "success" and stored.answer == answer
+    assert stored.airflow.run_id == run_id and stored.airflow.task_id == "ask"
+    assert stored.all_tasks and all(task.status == "success" for task in stored.all_tasks)
+    assert stored.cluster.kind == "local"
     [task_instance] = deployment.task_instances("llmcompiler_example", run_id)
     _record_figures("llmcompiler_example (first task on the machine)", task_instance, stored)
 
@@ -76,7 +77,7 @@ def test_a_second_run_of_the_example_starts_from_what_the_first_left_on_disk(dep
     assert deployment.wait_for_run("llmcompiler_example", run_id) == "success"
 
     stored = get_run(deployment.xcom("llmcompiler_example", run_id, "ask", key="run_id"), _store(deployment))
-    assert stored["status"] == "success" and stored["prompt"] == "How long is the Nile?"
+    assert stored.status == "success" and stored.prompt == "How long is the Nile?"
     [task_instance] = deployment.task_instances("llmcompiler_example", run_id)
     _record_figures("llmcompiler_example (model state on disk)", task_instance, stored)
 
@@ -94,7 +95,7 @@ def test_the_batch_dag_runs_its_prompts_at_once_and_summarises_them(deployment):
     for ti in asked:
         stored = get_run(deployment.xcom("llmcompiler_batch", run_id, "ask", key="run_id",
                                          map_index=ti["map_index"]), _store(deployment))
-        assert stored["status"] == "success"
+        assert stored.status == "success"
         _record_figures(f"llmcompiler_batch[{ti['map_index']}]", ti, stored)
 
 
@@ -124,8 +125,8 @@ def test_a_deferrable_run_waits_in_the_triggerer_and_resumes_with_the_answer(dep
     answer = deployment.xcom("llmcompiler_deployment_deferred", run_id, "ask")
     stored = get_run(deployment.xcom("llmcompiler_deployment_deferred", run_id, "ask", key="run_id"),
                      _store(deployment))
-    assert stored["status"] == "success" and stored["answer"] == answer and answer.strip()
-    assert stored["cluster"]["kind"] == "address"
+    assert stored.status == "success" and stored.answer == answer and answer.strip()
+    assert stored.cluster.kind == "address"
 
 
 def test_embedded_worker_processes_start_inside_a_task_process(deployment):
@@ -134,8 +135,8 @@ def test_embedded_worker_processes_start_inside_a_task_process(deployment):
 
     stored = get_run(deployment.xcom("llmcompiler_deployment_worker_processes", run_id, "compute", key="run_id"),
                      _store(deployment))
-    assert [task["result"] for task in stored["tasks"]] == ["42", "13"]
-    assert all(task["worker"].startswith("tcp://") for task in stored["tasks"])  # processes, not inproc://
+    assert [task.result for task in stored.all_tasks] == ["42", "13"]
+    assert all(task.worker.startswith("tcp://") for task in stored.all_tasks)  # processes, not inproc://
     [task_instance] = deployment.task_instances("llmcompiler_deployment_worker_processes", run_id)
     _record_figures("embedded worker processes, a plan without an LLM", task_instance, stored)
 

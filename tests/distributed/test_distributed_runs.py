@@ -43,12 +43,12 @@ def test_the_store_records_the_cluster_address_and_where_each_task_ran(run_plan,
     result = run_plan(PLAN)
 
     stored = get_run(result.run_id, sqlite_url)
-    assert stored["status"] == "success"
-    assert stored["cluster"] == {
+    assert stored.status == "success"
+    assert stored.cluster.model_dump() == {
         "kind": "address",
         "address": deployment.scheduler_address,
         "gpu_fallback": False,
         "workers": 4,
         "gpu_slots": 2,
     }
-    assert {t["id"]: t["worker"] for t in stored["tasks"]} == {t.id: t.worker for t in result.all_tasks}
+    assert {t.id: t.worker for t in stored.all_tasks} == {t.id: t.worker for t in result.all_tasks}

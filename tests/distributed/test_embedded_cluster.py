@@ -25,10 +25,10 @@ def test_without_gpus_gpu_tools_run_on_cpu_slots_and_the_run_records_the_fallbac
     result = run_embedded(PLAN, sqlite_url)
 
     assert result.status == "success", result.error
-    cluster = get_run(result.run_id, sqlite_url)["cluster"]
-    assert cluster["kind"] == "local" and cluster["gpu_fallback"] is True
-    assert cluster["workers"] == 2 and cluster["gpu_slots"] == 2
-    assert cluster["address"] == result.cluster.address
+    cluster = get_run(result.run_id, sqlite_url).cluster
+    assert cluster.kind == "local" and cluster.gpu_fallback is True
+    assert cluster.workers == 2 and cluster.gpu_slots == 2
+    assert cluster.address == result.cluster.address
 
 
 def test_gpu_fallback_fail_refuses_to_run_without_gpus_and_says_why(sqlite_url):
@@ -38,7 +38,7 @@ def test_gpu_fallback_fail_refuses_to_run_without_gpus_and_says_why(sqlite_url):
     assert result.error == (
         "GPUUnavailable: no GPU is visible and gpu_fallback='fail': refusing to run GPU tools on the CPU"
     )
-    assert get_run(result.run_id, sqlite_url)["error"] == result.error
+    assert get_run(result.run_id, sqlite_url).error == result.error
 
 
 def test_never_more_worker_processes_than_cores(caplog):
@@ -100,5 +100,5 @@ def test_a_run_that_times_out_on_the_embedded_cluster_keeps_what_finished(sqlite
     result = LLMCompilerRun(plan=plan, config=config).execute()
 
     assert result.status == "failed" and "did not finish within 3 s" in result.error
-    statuses = {task["id"]: task["status"] for task in get_run(result.run_id, sqlite_url)["tasks"]}
+    statuses = {task.id: task.status for task in get_run(result.run_id, sqlite_url).all_tasks}
     assert statuses[1] == "success" and statuses[2] != "success"

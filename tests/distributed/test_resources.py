@@ -22,7 +22,7 @@ def test_a_task_needing_a_resource_no_worker_has_fails_fast_with_a_clear_message
     assert result.error.endswith('start one with `dask worker <scheduler> --resources "TPU=1"`')
     assert "\n" not in result.error
     assert client.run_on_scheduler(unrunnable_keys) == []  # nothing left waiting in no-worker
-    assert get_run(result.run_id, sqlite_url)["error"] == result.error
+    assert get_run(result.run_id, sqlite_url).error == result.error
 
 
 def test_some_worker_must_offer_every_resource_a_task_needs(client, gpu_addresses, all_addresses):

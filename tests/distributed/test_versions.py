@@ -68,4 +68,4 @@ def test_a_run_on_a_mismatched_cluster_fails_before_any_task_runs(mismatched, ru
     assert not proof.exists()
     assert result.all_tasks == []
     stored = get_run(result.run_id, sqlite_url)
-    assert stored["status"] == "failed" and stored["error"] == result.error
+    assert stored.status == "failed" and stored.error == result.error

@@ -50,13 +50,13 @@ def test_a_cancelled_run_is_recorded_cancelled_and_its_futures_leave_the_schedul
 
     assert (result.status, result.error) == ("cancelled", "the run was cancelled")
     stored = get_run(result.run_id, sqlite_url)
-    assert (stored["status"], stored["error"]) == ("cancelled", "the run was cancelled")
-    statuses = {task["id"]: task["status"] for task in stored["tasks"]}
+    assert (stored.status, stored.error) == ("cancelled", "the run was cancelled")
+    statuses = {task.id: task.status for task in stored.all_tasks}
     assert {i: statuses[i] for i in (1, 2, 4)} == {1: "cancelled", 2: "cancelled", 4: "cancelled"}
     # the independent call is kept as finished when it beat the cancel (on a busy machine it may not have)
     assert statuses[3] in ("success", "cancelled")
 
-    keys = sorted({task["unit"] for task in stored["tasks"]})
+    keys = sorted({task.unit for task in stored.all_tasks})
     assert len(keys) >= 3
     deadline = time.monotonic() + WAIT_S
     while keys_the_scheduler_still_has(client, keys) and time.monotonic() < deadline:

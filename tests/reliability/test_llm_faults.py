@@ -12,6 +12,7 @@ import pytest
 from faulty_model import DROPPED, RATE_LIMITED, SERVER_ERROR, SILENT, FaultyModelServer
 
 from llmcompiler_provider.llm import OpenAIChatModel
+from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.store import get_run
 
 PLAN = '1. echo("6650 km")\n2. echo("independent")\n3. join()\n<END_OF_PLAN>'
@@ -41,11 +42,11 @@ def run_against(make_run, server: FaultyModelServer, name: str, timeout: float =
     return make_run(prompt="How long is the Nile?", llm=model(server, name, timeout)).execute()
 
 
-def assert_recorded_failure(result, sqlite_url: str, error: str) -> dict:
+def assert_recorded_failure(result, sqlite_url: str, error: str) -> RunResult:
     assert (result.status, result.error) == ("failed", error)
     stored = get_run(result.run_id, sqlite_url)
-    assert (stored["status"], stored["error"]) == ("failed", error)
-    assert stored["llm_calls"][-1]["error"] == error  # the call that failed says why
+    assert (stored.status, stored.error) == ("failed", error)
+    assert stored.llm_calls[-1].error == error  # the call that failed says why
     return stored
 
 
@@ -54,7 +55,7 @@ def test_a_429_then_200_is_retried_and_the_run_succeeds(make_run, server, sqlite
     assert result.status == "success", result.error
     assert result.answer == "The Nile is 6650 km long."
     assert server.calls["rate-limited-once"] == 3  # 429, the plan, the answer
-    assert [c["role"] for c in get_run(result.run_id, sqlite_url)["llm_calls"]] == ["planner", "joiner"]
+    assert [c.role for c in get_run(result.run_id, sqlite_url).llm_calls] == ["planner", "joiner"]
 
 
 def test_500_every_time_is_retried_a_bounded_number_of_times_then_recorded(make_run, server, sqlite_url):
@@ -84,6 +85,6 @@ def test_a_joiner_that_fails_still_leaves_the_tasks_that_ran_recorded(make_run, 
     where = f"{server.url('joiner-500')} (model scripted)"
     stored = assert_recorded_failure(
         result, sqlite_url, f"{where} answered HTTP 500 after {RETRIES + 1} attempts: scripted failure 500")
-    assert [(t["id"], t["status"], t["result"]) for t in stored["tasks"]] == [
+    assert [(t.id, t.status, t.result) for t in stored.all_tasks] == [
         (1, "success", "6650 km"), (2, "success", "independent")]
     assert server.calls["joiner-500"] == 1 + RETRIES + 1

@@ -99,7 +99,7 @@ def test_connections_killed_mid_run_are_replaced_and_the_metrics_are_written(mak
 
     assert result.status == "success" and result.metrics_saved is True, result.metrics_error
     stored = get_run(result.run_id, database.url)
-    assert stored["status"] == "success" and [t["status"] for t in stored["tasks"]] == ["success", "success"]
+    assert stored.status == "success" and [t.status for t in stored.all_tasks] == ["success", "success"]
 
 
 def test_a_store_gone_for_the_save_keeps_the_run_on_disk_until_flushed(make_run, database, tmp_path):
@@ -119,7 +119,7 @@ def test_a_store_gone_for_the_save_keeps_the_run_on_disk_until_flushed(make_run,
     assert (report.saved, report.failed) == ([result.run_id], {})
     assert not kept.exists()
     stored = get_run(result.run_id, database.url)
-    assert stored["status"] == "success" and [t["result"] for t in stored["tasks"]] == [
+    assert stored.status == "success" and [t.result for t in stored.all_tasks] == [
         f"done by {called_pids(marker)[0]}", f"after done by {called_pids(marker)[0]}"]
 
 
@@ -134,4 +134,4 @@ def test_strict_mode_fails_the_run_when_its_metrics_cannot_be_saved_but_keeps_th
     assert (unsaved_dir() / f"{run.result.run_id}.json").exists()
     database.come_back()
     assert flush_unsaved(database.url).saved == [run.result.run_id]
-    assert get_run(run.result.run_id, database.url)["status"] == "success"
+    assert get_run(run.result.run_id, database.url).status == "success"

@@ -45,14 +45,14 @@ def test_failures_are_retried_then_fail_their_dependents_while_independent_branc
     assert len(called_pids(tmp_path / "fails")) == 3  # retries=2
     assert len(called_pids(tmp_path / "overruns")) == 2  # retries=1
     stored = get_run(result.run_id, sqlite_url)
-    tasks = {task["id"]: task for task in stored["tasks"]}
-    assert (tasks[1]["status"], tasks[1]["attempts"], tasks[1]["error"]) == (
+    tasks = {task.id: task for task in stored.all_tasks}
+    assert (tasks[1].status, tasks[1].attempts, tasks[1].error) == (
         "failed", 3, "RuntimeError: backend refused call 3")
-    assert (tasks[2]["status"], tasks[2]["error"]) == ("skipped", "not run: $1 failed: RuntimeError: backend refused call 3")
-    assert (tasks[3]["status"], tasks[3]["attempts"], tasks[3]["error"]) == ("failed", 2, "timed out after 0.5 s")
-    assert (tasks[4]["status"], tasks[4]["result"]) == ("success", "independent")
-    assert (tasks[5]["status"], tasks[5]["error"]) == ("skipped", "not run: $3 failed: timed out after 0.5 s")
-    assert stored["counts"]["failed_tasks"] == 2
+    assert (tasks[2].status, tasks[2].error) == ("skipped", "not run: $1 failed: RuntimeError: backend refused call 3")
+    assert (tasks[3].status, tasks[3].attempts, tasks[3].error) == ("failed", 2, "timed out after 0.5 s")
+    assert (tasks[4].status, tasks[4].result) == ("success", "independent")
+    assert (tasks[5].status, tasks[5].error) == ("skipped", "not run: $3 failed: timed out after 0.5 s")
+    assert stored.counts.failed_tasks == 2
 
     joiner_saw = server.messages("faults", 1)
     assert "Observation: ERROR: RuntimeError: backend refused call 3" in joiner_saw
@@ -73,7 +73,7 @@ def test_a_tool_that_never_returns_ends_the_run_at_its_timeout_and_independent_w
 
     assert (result.status, result.error) == ("failed", "the plan's tasks did not finish within 3 s")
     stored = get_run(result.run_id, sqlite_url)
-    assert (stored["status"], stored["error"]) == ("failed", "the plan's tasks did not finish within 3 s")
-    tasks = {task["id"]: task for task in stored["tasks"]}
-    assert tasks[1]["status"] == "cancelled" and tasks[2]["status"] == "cancelled"
-    assert (tasks[3]["status"], tasks[3]["result"]) == ("success", "independent")
+    assert (stored.status, stored.error) == ("failed", "the plan's tasks did not finish within 3 s")
+    tasks = {task.id: task for task in stored.all_tasks}
+    assert tasks[1].status == "cancelled" and tasks[2].status == "cancelled"
+    assert (tasks[3].status, tasks[3].result) == ("success", "independent")

@@ -44,10 +44,10 @@ def test_a_worker_killed_mid_task_is_rescheduled_the_run_completes_and_the_store
     first, second = called_pids(marker)
     assert first != second  # the second try ran in another process: the killed one is gone
     stored = get_run(result.run_id, sqlite_url)
-    tasks = {task["id"]: task for task in stored["tasks"]}
-    assert tasks[1]["status"] == "success" and tasks[1]["attempts"] == 2
-    assert tasks[2]["status"] == "success" and tasks[2]["result"] == f"after: done by {second}"
-    assert tasks[3]["status"] == "success"
+    tasks = {task.id: task for task in stored.all_tasks}
+    assert tasks[1].status == "success" and tasks[1].attempts == 2
+    assert tasks[2].status == "success" and tasks[2].result == f"after: done by {second}"
+    assert tasks[3].status == "success"
 
 
 def test_a_tool_that_kills_its_worker_every_time_fails_with_killed_worker_and_the_run_ends(
@@ -59,10 +59,10 @@ def test_a_tool_that_kills_its_worker_every_time_fails_with_killed_worker_and_th
 
     assert len(called_pids(marker)) == 2  # allowed-failures=1: tried on two workers, then given up
     stored = get_run(result.run_id, sqlite_url)
-    assert result.status == stored["status"] == "success"  # the run ended; its failed task says why
-    tasks = {task["id"]: task for task in stored["tasks"]}
-    assert tasks[1]["status"] == "failed" and tasks[1]["attempts"] == 2
-    assert tasks[1]["error"].startswith("KilledWorker: ") and "workers died while running it" in tasks[1]["error"]
-    assert tasks[2]["status"] in ("failed", "skipped") and "KilledWorker" in tasks[2]["error"]
-    assert tasks[3]["status"] == "success" and tasks[3]["result"] == "independent"
-    assert stored["counts"]["failed_tasks"] == sum(task["status"] == "failed" for task in tasks.values())
+    assert result.status == stored.status == "success"  # the run ended; its failed task says why
+    tasks = {task.id: task for task in stored.all_tasks}
+    assert tasks[1].status == "failed" and tasks[1].attempts == 2
+    assert tasks[1].error.startswith("KilledWorker: ") and "workers died while running it" in tasks[1].error
+    assert tasks[2].status in ("failed", "skipped") and "KilledWorker" in tasks[2].error
+    assert tasks[3].status == "success" and tasks[3].result == "independent"
+    assert stored.counts.failed_tasks == sum(task.status == "failed" for task in tasks.values())

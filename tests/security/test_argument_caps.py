@@ -37,7 +37,7 @@ def test_a_plan_literal_over_the_cap_is_a_compile_error_and_nothing_runs(argumen
     result = run(threaded_cluster, sqlite_url, plan=f'1. search("first")\n2. echo({argument})\n3. join()')
     assert (result.status, result.error) == ("failed", f"<plan>:2:4: error: {CAP_MESSAGE}")
     stored = get_run(result.run_id, sqlite_url)
-    assert stored["status"] == "failed" and stored["tasks"] == []
+    assert stored.status == "failed" and stored.all_tasks == []
 
 
 @pytest.fixture(scope="module")
@@ -53,19 +53,19 @@ def test_a_planner_writing_a_literal_over_the_cap_fails_to_compile_and_is_record
     result = run(threaded_cluster, sqlite_url, llm=llm, prompt="Repeat this enormous text.")
     assert (result.status, result.error) == ("failed", f"<planner>:1:4: error: {CAP_MESSAGE}")
     stored = get_run(result.run_id, sqlite_url)
-    assert [p["compile_errors"] for p in stored["plans"]] == [[result.error]] * 2  # asked again once
-    assert stored["tasks"] == []
+    assert [p.compile_errors for p in stored.plans] == [[result.error]] * 2  # asked again once
+    assert stored.all_tasks == []
 
 
 def test_the_store_keeps_capped_arguments_results_and_errors(threaded_cluster, canary, sqlite_url):
     just_under = "w" * (MAX_ARGUMENT_CHARS - 10)
     plan = f'1. big_result(5000000)\n2. loud_failure(1000000)\n3. echo("{just_under}")\n4. join()'
     result = run(threaded_cluster, sqlite_url, plan=plan)
-    stored = {t["id"]: t for t in get_run(result.run_id, sqlite_url)["tasks"]}
+    stored = {t.id: t for t in get_run(result.run_id, sqlite_url).all_tasks}
 
-    assert stored[1]["status"] == "success" and len(stored[1]["result"]) == RESULT_PREVIEW_CHARS
-    assert stored[2]["status"] == "failed" and stored[2]["error"].startswith("RuntimeError: eee")
-    assert len(stored[2]["error"]) <= ERROR_CHARS
-    assert stored[3]["arguments"]["truncated"] is True
-    assert len(stored[3]["arguments"]["preview"]) <= ARGUMENTS_JSON_CHARS
-    assert len(stored[3]["result"]) == RESULT_PREVIEW_CHARS
+    assert stored[1].status == "success" and len(stored[1].result) == RESULT_PREVIEW_CHARS
+    assert stored[2].status == "failed" and stored[2].error.startswith("RuntimeError: eee")
+    assert len(stored[2].error) <= ERROR_CHARS
+    assert stored[3].args_preview is not None and (stored[3].args, stored[3].kwargs) == ([], {})  # capped
+    assert len(stored[3].args_preview) <= ARGUMENTS_JSON_CHARS
+    assert len(stored[3].result) == RESULT_PREVIEW_CHARS

@@ -73,8 +73,8 @@ def test_an_injected_plan_runs_nothing_but_registered_tools_with_literals(
     if result.status == "failed":
         assert ": error: " in result.error  # the plan did not compile: nothing hostile was dispatched
     stored = get_run(result.run_id, sqlite_url)
-    for task in stored["tasks"]:
-        assert task["tool"] in HARMLESS_TOOLS and task["tool"] in guarded
-        assert is_plain(task["arguments"]["args"]) and is_plain(task["arguments"]["kwargs"])
-    ran = [t for t in stored["tasks"] if t["status"] == "success"]
-    assert all(t["result"] is None or "called" != t["result"] for t in ran)
+    for task in stored.all_tasks:
+        assert task.tool in HARMLESS_TOOLS and task.tool in guarded
+        assert is_plain(task.args) and is_plain(task.kwargs)
+    ran = [t for t in stored.all_tasks if t.status == "success"]
+    assert all(t.result is None or "called" != t.result for t in ran)

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
 from llmcompiler_provider.llm import OpenAIChatModel
-from llmcompiler_provider.operators.report import metrics_summary
+from llmcompiler_provider.operators.summaries import metrics_summary
 from llmcompiler_provider.ui.app import URL_PREFIX, create_standalone_app
 
 API_KEY = "sk-llmcompiler-sec-Yq2v9Lw7-do-not-leak"
@@ -88,7 +88,7 @@ def test_the_api_key_is_sent_but_never_logged_returned_stored_or_shown(
     places = {
         "logs": caplog.text + output.out + output.err,
         "run result": json.dumps(result.to_dict(), default=str),
-        "XCom summary": json.dumps(metrics_summary(result.to_dict()), default=str),
+        "XCom summary": json.dumps(metrics_summary(result), default=str),
         "store": store_bytes(sqlite_url).decode("latin-1"),
         "UI": ui_responses(sqlite_url, result.run_id),
     }

@@ -166,10 +166,10 @@ def test_a_plan_that_asks_for_a_write_gets_an_error_observation_and_reads_still_
     config = RunConfig(toolset=warehouse.toolset, store_url=sqlite_url, max_replans=0)
     result = LLMCompilerRun(plan=plan, config=config, client=client, cluster_info=info).execute()
 
-    tasks = {t["id"]: t for t in get_run(result.run_id, sqlite_url)["tasks"]}
-    assert (tasks[1]["status"], tasks[1]["error"]) == (
+    tasks = {t.id: t for t in get_run(result.run_id, sqlite_url).all_tasks}
+    assert (tasks[1].status, tasks[1].error) == (
         "failed", "WriteRejected: only SELECT, WITH and EXPLAIN queries may run, not one starting with 'DELETE'")
-    assert (tasks[2]["status"], tasks[2]["error"]) == (
+    assert (tasks[2].status, tasks[2].error) == (
         "failed", "WriteRejected: only one statement may run at a time, not 2")
-    assert tasks[3]["status"] == "success" and "3" in tasks[3]["result"]
+    assert tasks[3].status == "success" and "3" in tasks[3].result
     assert warehouse.fingerprint() == before

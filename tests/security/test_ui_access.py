@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from llmcompiler_provider.results import RunResult
+from llmcompiler_provider.results import AirflowIdentity, RunResult
 from llmcompiler_provider.store import save_run
 from llmcompiler_provider.ui.access import Viewer
 from llmcompiler_provider.ui.app import URL_PREFIX, create_app
@@ -35,10 +35,10 @@ VIEWERS = {
 def recorded(url: str, prompt: str, dag_id: str | None) -> str:
     result = RunResult(prompt=prompt, answer=f"answer to {prompt}", status="success", finished=0.0)
     if dag_id:
-        result.airflow = {"dag_id": dag_id, "run_id": AIRFLOW_RUN, "task_id": "ask", "map_index": None,
-                          "try_number": 1}
+        result.airflow = AirflowIdentity(dag_id=dag_id, run_id=AIRFLOW_RUN, task_id="ask", map_index=None,
+                                         try_number=1)
     result.finished = result.started + 1
-    save_run(result.to_dict(), url)
+    save_run(result, url)
     return result.run_id
 
 

@@ -44,8 +44,8 @@ def synthetic_result(
     airflow: dict[str, Any] | None = None,
     started_offset: float = 0.0,
     prompt: str = "How tall are the Eiffel Tower and the Statue of Liberty?",
-) -> dict[str, Any]:
-    """A ``RunResult.to_dict()`` with a fan-out of 4 tasks of 1 s on 2 workers unless ``tasks`` is given."""
+) -> RunResult:
+    """A finished run with a fan-out of 4 tasks of 1 s on 2 workers unless ``tasks`` is given."""
     if tasks is None:
         tasks = [task(1, 0, 1), task(2, 0, 1), task(3, 1, 2), task(4, 1, 2)]
     result = RunResult(
@@ -72,11 +72,11 @@ def synthetic_result(
     )
     if run_id:
         result.run_id = run_id
-    return result.to_dict()
+    return result
 
 
 @pytest.fixture
-def make_result() -> Callable[..., dict[str, Any]]:
+def make_result() -> Callable[..., RunResult]:
     return synthetic_result
 
 

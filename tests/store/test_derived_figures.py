@@ -1,16 +1,17 @@
-"""The derived figures (llmcompiler_provider.metrics) on runs whose timings are known."""
+"""The derived figures (llmcompiler_provider.figures) on runs whose timings are known."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from llmcompiler_provider.metrics import (
+from llmcompiler_provider.figures import (
     Interval,
     compute_figures,
     critical_path_s,
     execution_wall_s,
     figures_for_plans,
-    result_counts,
     sum_task_s,
 )
 from llmcompiler_provider.results import PlanIteration, RunResult
@@ -96,22 +97,19 @@ def test_a_long_chain_does_not_hit_the_recursion_limit():
     assert critical_path_s(tasks) == 5000
 
 
-def test_figures_for_plans_reads_run_results_and_their_dicts(make_task):
+def test_figures_for_plans_of_a_run(make_task):
     tasks = [make_task(1, 0, 1), make_task(2, 0, 1), make_task(3, 1, 2), make_task(4, 1, 2, resources={"GPU": 1})]
     result = RunResult(plans=[PlanIteration(iteration=0, text="", tasks=tasks)])
-    from_objects = figures_for_plans(result.plans, gpu_slots=1)
-    from_dicts = figures_for_plans(result.to_dict()["plans"], gpu_slots=1)
-    assert from_objects == from_dicts
-    assert (from_objects.critical_path_s, from_objects.speedup) == (1, 2)
-    assert from_objects.gpu_slot_utilization == 0.5
+    figures = figures_for_plans(result.plans, gpu_slots=1)
+    assert (figures.critical_path_s, figures.speedup) == (1, 2)
+    assert figures.gpu_slot_utilization == 0.5
 
 
-def test_result_counts_match_run_result_counts(make_result):
-    data = make_result()
-    counts = result_counts(data)
-    assert counts["tasks"] == data["counts"]["tasks"] == 4
-    assert counts["prompt_tokens"] == data["tokens"]["prompt"] == 320
-    assert counts["completion_tokens"] == data["tokens"]["completion"] == 50
+def test_a_dump_of_a_run_loads_back_with_the_same_counts_and_tokens(make_result):
+    result = make_result()
+    loaded = RunResult.model_validate_json(json.dumps(result.to_dict()))
+    assert loaded == result
+    assert (loaded.counts.tasks, loaded.tokens.prompt, loaded.tokens.completion) == (4, 320, 50)
 
 
 def test_a_plan_that_did_not_compile_is_a_re_ask_not_a_replan_wherever_it_is_counted(sqlite_url):
@@ -121,7 +119,6 @@ def test_a_plan_that_did_not_compile_is_a_re_ask_not_a_replan_wherever_it_is_cou
     first, second = (PlanIteration(iteration=i, text="1. join()", tasks=[]) for i in (1, 2))
     for plans, expected in (([failed, first], 0), ([failed, first, second], 1)):
         result = RunResult(plans=plans, status="success")
-        data = result.to_dict()
-        save_run(data, sqlite_url)
-        counted = (data["counts"]["replans"], result_counts(data)["replans"], get_run(result.run_id, sqlite_url)["counts"]["replans"])
+        save_run(result, sqlite_url)
+        counted = (result.counts.replans, result.to_dict()["counts"]["replans"], get_run(result.run_id, sqlite_url).counts.replans)
         assert counted == (expected,) * 3

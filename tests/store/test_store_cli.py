@@ -54,9 +54,9 @@ def test_runs_list_json_gives_the_runs_newest_first(store_url, stored_runs):
     done = llmcompiler("runs", "list", "--store", store_url, "--json")
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout)
-    assert [r["run_id"] for r in runs] == [failed["run_id"], ok["run_id"]]
+    assert [r["run_id"] for r in runs] == [failed.run_id, ok.run_id]
     assert runs[0]["status"] == "failed" and runs[1]["dag_id"] == "nightly"
-    assert runs[1]["speedup"] == 2.0 and runs[1]["tokens"] == {"prompt": 320, "completion": 50}
+    assert runs[1]["timings"]["speedup"] == 2.0 and runs[1]["tokens"] == {"prompt": 320, "completion": 50}
 
 
 def test_runs_list_filters(store_url, stored_runs):
@@ -64,9 +64,9 @@ def test_runs_list_filters(store_url, stored_runs):
     by_status = json.loads(llmcompiler("runs", "list", "--store", store_url, "--status", "failed", "--json").stdout)
     by_dag = json.loads(llmcompiler("runs", "list", "--store", store_url, "--dag", "nightly", "--json").stdout)
     limited = json.loads(llmcompiler("runs", "list", "--store", store_url, "--limit", "1", "--json").stdout)
-    assert [r["run_id"] for r in by_status] == [failed["run_id"]]
-    assert [r["run_id"] for r in by_dag] == [ok["run_id"]]
-    assert [r["run_id"] for r in limited] == [failed["run_id"]]
+    assert [r["run_id"] for r in by_status] == [failed.run_id]
+    assert [r["run_id"] for r in by_dag] == [ok.run_id]
+    assert [r["run_id"] for r in limited] == [failed.run_id]
 
 
 def test_runs_list_prints_a_table(store_url, stored_runs):
@@ -74,7 +74,7 @@ def test_runs_list_prints_a_table(store_url, stored_runs):
     assert done.returncode == 0, done.stderr
     header, *rows = done.stdout.splitlines()
     assert header.split() == ["RUN", "ID", "STARTED", "STATUS", "DAG", "TASKS", "WALL", "SPEEDUP", "TOKENS", "PROMPT"]
-    assert [row.split()[0] for row in rows] == [stored_runs[1]["run_id"], stored_runs[0]["run_id"]]
+    assert [row.split()[0] for row in rows] == [stored_runs[1].run_id, stored_runs[0].run_id]
     assert "2.00x" in rows[1] and "nightly" in rows[1]
 
 
@@ -85,26 +85,26 @@ def test_runs_list_on_an_empty_store_says_so(store_url):
 
 def test_runs_show_json_has_the_status_and_each_tasks_times(store_url, stored_runs):
     _, failed = stored_runs
-    done = llmcompiler("runs", "show", failed["run_id"], "--store", store_url, "--json")
+    done = llmcompiler("runs", "show", failed.run_id, "--store", store_url, "--json")
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)
-    assert run["run_id"] == failed["run_id"]
+    assert run["run_id"] == failed.run_id
     assert (run["status"], run["error"]) == ("failed", "task 2 (search) failed")
-    assert [(t["id"], t["status"]) for t in run["tasks"]] == [(1, "success"), (2, "failed")]
-    sent = failed["plans"][0]["tasks"]
-    for task, original in zip(run["tasks"], sent):
-        assert task["started"] == pytest.approx(original["start"], abs=1e-5)
-        assert task["finished"] == pytest.approx(original["stop"], abs=1e-5)
-    assert [p["text"] for p in run["plans"]] == [failed["plans"][0]["text"]]
+    tasks = run["plans"][0]["tasks"]
+    assert [(t["id"], t["status"]) for t in tasks] == [(1, "success"), (2, "failed")]
+    for task, original in zip(tasks, failed.plans[0].tasks):
+        assert task["start"] == pytest.approx(original.start, abs=1e-5)
+        assert task["stop"] == pytest.approx(original.stop, abs=1e-5)
+    assert [p["text"] for p in run["plans"]] == [failed.plans[0].text]
     assert [c["role"] for c in run["llm_calls"]] == ["planner", "joiner"]
 
 
 def test_runs_show_prints_the_run_and_its_task_table_from_an_id_prefix(store_url, stored_runs):
     _, failed = stored_runs
-    done = llmcompiler("runs", "show", failed["run_id"][:8], "--store", store_url)
+    done = llmcompiler("runs", "show", failed.run_id[:8], "--store", store_url)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["run", failed["run_id"]]
+    assert lines[0].split() == ["run", failed.run_id]
     assert "status          failed: task 2 (search) failed" in lines
     table_start = next(i for i, line in enumerate(lines) if line.startswith("IT"))
     task_lines = lines[table_start + 1:]
@@ -137,6 +137,6 @@ def test_db_flush_saves_runs_kept_while_the_store_was_away(sqlite_url, tmp_path,
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"saved 1 kept run(s) from {unsaved_dir()}")
-    shown = json.loads(llmcompiler("runs", "show", result["run_id"], "--store", sqlite_url, "--json").stdout)
-    assert shown["run_id"] == result["run_id"]
+    shown = json.loads(llmcompiler("runs", "show", result.run_id, "--store", sqlite_url, "--json").stdout)
+    assert shown["run_id"] == result.run_id
     assert list(unsaved_dir().glob("*.json")) == []

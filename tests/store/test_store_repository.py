@@ -8,6 +8,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from llmcompiler_provider.store import StoreError, get_engine, get_run, list_runs, save_run, trend, upgrade
+from llmcompiler_provider.results import Timings
 from llmcompiler_provider.store.engine import alembic_config
 
 AIRFLOW_TRY = {"dag_id": "nightly", "run_id": "scheduled__2026-01-01", "task_id": "ask", "map_index": None,
@@ -38,32 +39,31 @@ def test_upgrading_twice_changes_nothing(store_url):
 
 def test_a_run_round_trips_with_its_plans_tasks_and_calls(store_url, make_result):
     result = make_result(airflow=AIRFLOW_TRY)
-    assert save_run(result, store_url) == result["run_id"]
+    assert save_run(result, store_url) == result.run_id
 
-    stored = get_run(result["run_id"], store_url)
+    stored = get_run(result.run_id, store_url)
 
     for key in ("run_id", "status", "error", "prompt", "prompt_hash", "answer", "toolset", "planner_model",
                 "joiner_model", "counts", "tokens", "timings"):
-        assert stored[key] == result[key], key
-    assert stored["started"] == pytest.approx(result["started"], abs=1e-5)
-    assert stored["finished"] == pytest.approx(result["finished"], abs=1e-5)
-    assert stored["airflow"] == {**AIRFLOW_TRY, "map_index": -1}
-    assert stored["cluster"] == {k: result["cluster"][k] for k in ("kind", "address", "gpu_fallback", "workers",
-                                                                   "gpu_slots")}
-    assert [p["text"] for p in stored["plans"]] == [p["text"] for p in result["plans"]]
-    assert stored["plans"][0]["thought"] == "look both up"
-    sent_tasks = result["plans"][0]["tasks"]
-    assert [t["id"] for t in stored["tasks"]] == [t["id"] for t in sent_tasks]
-    for got, sent in zip(stored["tasks"], sent_tasks):
-        assert got["started"] == pytest.approx(sent["start"], abs=1e-5)
-        assert got["finished"] == pytest.approx(sent["stop"], abs=1e-5)
-        assert got["duration_s"] == pytest.approx(1.0, abs=1e-5)
-        assert (got["tool"], got["worker"], got["status"], got["result"]) == (
-            sent["tool"], sent["worker"], sent["status"], sent["result"])
-        assert got["arguments"] == {"args": sent["args"], "kwargs": sent["kwargs"]}
-    assert [(c["role"], c["prompt_tokens"], c["completion_tokens"]) for c in stored["llm_calls"]] == [
+        assert getattr(stored, key) == getattr(result, key), key
+    assert stored.started == pytest.approx(result.started, abs=1e-5)
+    assert stored.finished == pytest.approx(result.finished, abs=1e-5)
+    assert stored.airflow.model_dump() == {**AIRFLOW_TRY, "map_index": -1}
+    assert stored.cluster == result.cluster
+    assert [p.text for p in stored.plans] == [p.text for p in result.plans]
+    assert stored.plans[0].thought == "look both up"
+    sent_tasks = result.plans[0].tasks
+    assert [t.id for t in stored.all_tasks] == [t.id for t in sent_tasks]
+    for got, sent in zip(stored.all_tasks, sent_tasks):
+        assert got.start == pytest.approx(sent.start, abs=1e-5)
+        assert got.stop == pytest.approx(sent.stop, abs=1e-5)
+        assert got.duration == pytest.approx(1.0, abs=1e-5)
+        assert (got.tool, got.worker, got.status, got.result) == (
+            sent.tool, sent.worker, sent.status, sent.result)
+        assert (got.args, got.kwargs, got.args_preview) == (sent.args, sent.kwargs, None)
+    assert [(c.role, c.prompt_tokens, c.completion_tokens) for c in stored.llm_calls] == [
         ("planner", 120, 40), ("joiner", 200, 10)]
-    assert stored["llm_calls"][0]["ttft_s"] == 0.1
+    assert stored.llm_calls[0].ttft_s == 0.1
 
 
 def test_a_failed_run_keeps_its_cause_and_the_tasks_that_finished(store_url, make_result, make_task):
@@ -72,30 +72,30 @@ def test_a_failed_run_keeps_its_cause_and_the_tasks_that_finished(store_url, mak
     result = make_result(tasks, status="failed", error="task 2 (search) failed: TimeoutError: search took too long")
     save_run(result, store_url)
 
-    stored = get_run(result["run_id"], store_url)
+    stored = get_run(result.run_id, store_url)
 
-    assert stored["status"] == "failed"
-    assert stored["error"].startswith("task 2 (search) failed")
-    assert stored["answer"] is None
-    assert stored["counts"] == {"tasks": 3, "replans": 0, "failed_tasks": 1}
-    assert [(t["id"], t["status"]) for t in stored["tasks"]] == [(1, "success"), (2, "failed"), (3, "cancelled")]
-    assert stored["tasks"][1]["error"] == "TimeoutError: search took too long"
-    assert stored["tasks"][2]["started"] is None and stored["tasks"][2]["duration_s"] is None
-    assert [r["run_id"] for r in list_runs(store_url, status="failed")] == [result["run_id"]]
+    assert stored.status == "failed"
+    assert stored.error.startswith("task 2 (search) failed")
+    assert stored.answer is None
+    assert stored.counts.model_dump() == {"tasks": 3, "replans": 0, "failed_tasks": 1}
+    assert [(t.id, t.status) for t in stored.all_tasks] == [(1, "success"), (2, "failed"), (3, "cancelled")]
+    assert stored.all_tasks[1].error == "TimeoutError: search took too long"
+    assert stored.all_tasks[2].start is None and stored.all_tasks[2].duration is None
+    assert [r.run_id for r in list_runs(store_url, status="failed")] == [result.run_id]
 
 
 def test_saving_the_same_run_again_replaces_it(store_url, make_result, make_task):
     result = make_result()
     save_run(result, store_url)
-    result["status"] = "failed"
-    result["plans"][0]["tasks"] = result["plans"][0]["tasks"][:2]
-    result["llm_calls"] = result["llm_calls"][:1]
+    result.status = "failed"
+    result.plans[0].tasks = result.plans[0].tasks[:2]
+    result.llm_calls = result.llm_calls[:1]
     save_run(result, store_url)
 
     assert len(list_runs(store_url)) == 1
-    stored = get_run(result["run_id"], store_url)
-    assert stored["status"] == "failed"
-    assert len(stored["tasks"]) == 2 and len(stored["llm_calls"]) == 1
+    stored = get_run(result.run_id, store_url)
+    assert stored.status == "failed"
+    assert len(stored.all_tasks) == 2 and len(stored.llm_calls) == 1
 
 
 def test_the_same_airflow_try_overwrites_instead_of_duplicating(store_url, make_result):
@@ -106,9 +106,9 @@ def test_the_same_airflow_try_overwrites_instead_of_duplicating(store_url, make_
         save_run(result, store_url)
 
     runs = list_runs(store_url, dag_id="nightly")
-    assert sorted(r["run_id"] for r in runs) == sorted([again["run_id"], next_try["run_id"]])
-    assert get_run(first["run_id"], store_url) is None
-    assert get_run(again["run_id"], store_url)["error"] == "worker lost"
+    assert sorted(r.run_id for r in runs) == sorted([again.run_id, next_try.run_id])
+    assert get_run(first.run_id, store_url) is None
+    assert get_run(again.run_id, store_url).error == "worker lost"
 
 
 def test_runs_outside_airflow_never_replace_each_other(store_url, make_result):
@@ -124,11 +124,11 @@ def test_list_runs_filters_and_orders_newest_first(store_url, make_result):
     for result in (old, new, other):
         save_run(result, store_url)
 
-    assert [r["run_id"] for r in list_runs(store_url)] == [new["run_id"], other["run_id"], old["run_id"]]
-    assert [r["run_id"] for r in list_runs(store_url, limit=1)] == [new["run_id"]]
-    assert [r["run_id"] for r in list_runs(store_url, dag_id="a")] == [new["run_id"], old["run_id"]]
-    assert [r["run_id"] for r in list_runs(store_url, dag_id="a", status="success")] == [old["run_id"]]
-    assert [r["run_id"] for r in list_runs(store_url, since=other["started"])] == [new["run_id"], other["run_id"]]
+    assert [r.run_id for r in list_runs(store_url)] == [new.run_id, other.run_id, old.run_id]
+    assert [r.run_id for r in list_runs(store_url, limit=1)] == [new.run_id]
+    assert [r.run_id for r in list_runs(store_url, dag_id="a")] == [new.run_id, old.run_id]
+    assert [r.run_id for r in list_runs(store_url, dag_id="a", status="success")] == [old.run_id]
+    assert [r.run_id for r in list_runs(store_url, since=other.started)] == [new.run_id, other.run_id]
 
 
 def test_trend_gives_one_point_per_run_oldest_first(store_url, make_result):
@@ -138,46 +138,44 @@ def test_trend_gives_one_point_per_run_oldest_first(store_url, make_result):
 
     points = trend(store_url)
 
-    assert [p["started"] for p in points] == sorted(r["started"] for r in runs)
+    assert [p["started"] for p in points] == sorted(r.started for r in runs)
     assert points[0] == {
-        "run_id": runs[1]["run_id"], "started": pytest.approx(runs[1]["started"]), "dag_id": None,
+        "run_id": runs[1].run_id, "started": pytest.approx(runs[1].started), "dag_id": None,
         "status": "success", "wall_s": 3.0, "sum_task_s": 4.0, "critical_path_s": 1.0, "speedup": 2.0,
         "efficiency": 0.5, "tasks": 4, "prompt_tokens": 320, "completion_tokens": 50, "tokens": 370,
     }
-    assert len(trend(store_url, since=runs[2]["started"])) == 2
+    assert len(trend(store_url, since=runs[2].started)) == 2
 
 
 def test_missing_figures_are_derived_from_the_task_intervals(store_url, make_result):
     result = make_result()
-    result["timings"] = {key: 0.0 for key in result["timings"]}
+    result.timings = Timings()
     save_run(result, store_url)
 
-    stored = get_run(result["run_id"], store_url)
+    stored = get_run(result.run_id, store_url)
 
-    assert (stored["sum_task_s"], stored["critical_path_s"], stored["speedup"], stored["efficiency"]) == (
-        4.0, 1.0, 2.0, 0.5)
-    assert stored["wall_s"] == pytest.approx(3.0)
+    timings = stored.timings
+    assert (timings.sum_task_s, timings.critical_path_s, timings.speedup, timings.efficiency) == (4.0, 1.0, 2.0, 0.5)
+    assert stored.timings.wall_s == pytest.approx(3.0)
 
 
 def test_long_values_are_capped_and_odd_ones_kept_as_text(store_url, make_result, make_task):
     huge = "x" * 100_000
     result = make_result([make_task(1, 0, 1, args=[huge], result=huge, error="e\x00" * 10_000, status="failed")])
-    result["plans"][0]["tasks"][0]["kwargs"] = {"when": object()}
-    result["extra_field_from_a_newer_run_loop"] = {"nested": [1, 2]}
+    result.plans[0].tasks[0].kwargs = {"when": object()}
     save_run(result, store_url)
 
-    stored = get_run(result["run_id"], store_url)
-    task = stored["tasks"][0]
-    assert task["arguments"]["truncated"] is True and len(task["arguments"]["preview"]) <= 4000
-    assert len(task["result"] or "") <= 2000
-    assert len(task["error"]) <= 8000 and "\x00" not in task["error"]
-    assert stored["metrics"]["extra"] == {"extra_field_from_a_newer_run_loop": {"nested": [1, 2]}}
+    stored = get_run(result.run_id, store_url)
+    task = stored.all_tasks[0]
+    assert (task.args, task.kwargs) == ([], {}) and 0 < len(task.args_preview) <= 4000
+    assert len(task.result or "") <= 2000
+    assert len(task.error) <= 8000 and "\x00" not in task.error
 
 
 def test_small_arguments_that_json_cannot_hold_are_stored_as_their_repr(store_url, make_result, make_task):
     result = make_result([make_task(1, 0, 1, args=[{1, 2}])])
     save_run(result, store_url)
-    assert get_run(result["run_id"], store_url)["tasks"][0]["arguments"] == {"args": ["{1, 2}"], "kwargs": {}}
+    assert get_run(result.run_id, store_url).all_tasks[0].args == ["{1, 2}"]
 
 
 def test_an_unknown_run_is_none(store_url):
@@ -186,7 +184,7 @@ def test_an_unknown_run_is_none(store_url):
 
 def test_a_result_without_run_id_is_refused(store_url, make_result):
     result = make_result()
-    del result["run_id"]
+    result.run_id = ""
     with pytest.raises(ValueError, match="run_id"):
         save_run(result, store_url)
 

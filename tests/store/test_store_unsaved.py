@@ -21,7 +21,7 @@ def unwritable_sqlite_url(tmp_path) -> str:
 def test_a_saved_run_returns_true_and_no_reason(sqlite_url, make_result):
     result = make_result()
     assert save_run_safely(result, sqlite_url) == (True, None)
-    assert get_run(result["run_id"], sqlite_url) is not None
+    assert get_run(result.run_id, sqlite_url) is not None
     assert not unsaved_dir().exists() or not list(unsaved_dir().iterdir())
 
 
@@ -33,16 +33,16 @@ def test_an_unreachable_server_is_tried_again_then_reported_and_the_run_kept(mak
     assert saved is False
     assert reason.startswith("could not write to the metrics store at postgresql+psycopg2://postgres:***@127.0.0.1:1/test")
     assert "secret" not in reason and "\n" not in reason
-    kept = unsaved_dir() / f"{result['run_id']}.json"
+    kept = unsaved_dir() / f"{result.run_id}.json"
     assert str(kept) in reason and "llmcompiler db flush" in reason
-    assert json.loads(kept.read_text())["run_id"] == result["run_id"]
+    assert json.loads(kept.read_text())["run_id"] == result.run_id
 
 
 def test_strict_mode_raises_a_store_error_after_keeping_the_run(unwritable_sqlite_url, make_result):
     result = make_result()
     with pytest.raises(StoreError, match="^metrics were not saved: could not write to the metrics store at sqlite"):
         save_run_safely(result, unwritable_sqlite_url, strict=True)
-    assert (unsaved_dir() / f"{result['run_id']}.json").exists()
+    assert (unsaved_dir() / f"{result.run_id}.json").exists()
 
 
 def test_a_malformed_url_is_reported_not_raised(make_result):
@@ -58,10 +58,10 @@ def test_flush_saves_the_kept_runs_and_removes_their_files(unwritable_sqlite_url
 
     report = flush_unsaved(sqlite_url)
 
-    assert sorted(report.saved) == sorted(r["run_id"] for r in results)
+    assert sorted(report.saved) == sorted(r.run_id for r in results)
     assert list(report.failed) == ["broken.json"]
     assert sorted(p.name for p in unsaved_dir().iterdir()) == ["broken.json"]
-    assert get_run(results[1]["run_id"], sqlite_url)["error"] == "boom"
+    assert get_run(results[1].run_id, sqlite_url).error == "boom"
 
 
 def test_flush_stops_at_an_unreachable_store_and_keeps_every_file(unwritable_sqlite_url, make_result):

@@ -25,8 +25,8 @@ def rows_of(page: str) -> list[str]:
     return re.findall(r'<tr class="run-row" data-run-id="([^"]+)"', page)
 
 
-def newest_first(results: list[dict]) -> list[str]:
-    return [r["run_id"] for r in sorted(results, key=lambda r: r["started"], reverse=True)]
+def newest_first(results: list[RunResult]) -> list[str]:
+    return [r.run_id for r in sorted(results, key=lambda r: r.started, reverse=True)]
 
 
 def only_nightly_batch() -> Viewer:
@@ -46,13 +46,13 @@ def test_runs_page_lists_every_run_newest_first_each_linking_to_its_page(client:
 
 def test_runs_page_filters_by_dag_status_and_date(client: TestClient, seeded: SeededStore):
     nightly = client.get(f"{PREFIX}/runs", params={"dag_id": "nightly_batch"}).text
-    of_nightly = [r for r in seeded.results if (r["airflow"] or {}).get("dag_id") == "nightly_batch"]
+    of_nightly = [r for r in seeded.results if r.dag_id == "nightly_batch"]
     assert rows_of(nightly) == newest_first(of_nightly)
     failed = client.get(f"{PREFIX}/runs", params={"status": "failed"}).text
-    assert rows_of(failed) == newest_first([r for r in seeded.results if r["status"] == "failed"])
+    assert rows_of(failed) == newest_first([r for r in seeded.results if r.status == "failed"])
     cutoff = datetime(2025, 6, 15, tzinfo=timezone.utc).timestamp()
     recent = client.get(f"{PREFIX}/runs", params={"since": "2025-06-15"}).text
-    assert rows_of(recent) == newest_first([r for r in seeded.results if r["started"] >= cutoff])
+    assert rows_of(recent) == newest_first([r for r in seeded.results if r.started >= cutoff])
     both = client.get(f"{PREFIX}/runs", params={"dag_id": "llm_research", "status": "failed", "limit": 1})
     assert len(rows_of(both.text)) == 1
     nothing = client.get(f"{PREFIX}/runs", params={"dag_id": "no_such_dag"})
@@ -110,7 +110,8 @@ def test_json_endpoints_return_what_the_pages_show(client: TestClient, seeded: S
     assert listed["count"] == len(seeded.results)
     assert [r["run_id"] for r in listed["runs"]] == newest_first(seeded.results)
     detail = client.get(f"{PREFIX}/api/runs/{seeded.main_run_id}").json()
-    assert (len(detail["plans"]), len(detail["tasks"]), len(detail["llm_calls"])) == (2, 9, 4)
+    tasks = [task for plan in detail["plans"] for task in plan["tasks"]]
+    assert (len(detail["plans"]), len(tasks), len(detail["llm_calls"])) == (2, 9, 4)
     assert detail["prompt"] == HOSTILE_PROMPT and detail["airflow"]["dag_id"] == MAIN_AIRFLOW["dag_id"]
     gantt = client.get(f"{PREFIX}/api/runs/{seeded.main_run_id}/gantt").json()
     assert sum(len(lane["bars"]) for lane in gantt["lanes"]) == 14
@@ -126,7 +127,7 @@ def test_openapi_documents_the_json_endpoints_but_not_the_pages(client: TestClie
     assert set(document["paths"]) == {
         "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/gantt", "/api/trends", "/api/ti"}
     schemas = set(document["components"]["schemas"])
-    assert {"RunSummary", "RunDetail", "Gantt", "Trend", "TaskInstanceRun"} <= schemas
+    assert {"RunSummary", "RunResult", "Gantt", "Trend", "TaskInstanceRun"} <= schemas
     assert document["paths"]["/api/runs"]["get"]["summary"] == "Recent runs, newest first"
 
 
@@ -141,10 +142,9 @@ def test_task_instance_view_opens_the_run_of_that_task_instance(client: TestClie
 
 
 def test_task_instance_view_of_a_mapped_task_opens_that_map_index(client: TestClient, seeded: SeededStore):
-    mapped = next(r for r in seeded.results
-                  if (r["airflow"] or {}).get("dag_id") == "nightly_batch" and r["airflow"]["map_index"] == 1)
-    expected = mapped["run_id"]
-    query = {"dag_id": "nightly_batch", "run_id": mapped["airflow"]["run_id"], "task_id": "answer",
+    mapped = next(r for r in seeded.results if r.dag_id == "nightly_batch" and r.airflow.map_index == 1)
+    expected = mapped.run_id
+    query = {"dag_id": "nightly_batch", "run_id": mapped.airflow.run_id, "task_id": "answer",
              "map_index": 1}
     found = client.get(f"{PREFIX}/api/ti", params=query).json()
     assert found == {"run_id": expected, "url": f"{PREFIX}/runs/{expected}"}
@@ -233,9 +233,9 @@ def test_a_run_that_failed_before_any_plan_shows_its_error_and_no_charts(store_u
     failed = RunResult(
         status="failed", prompt="hello", error="the planner could not reach http://llm:8000/v1",
         started=1_750_000_000.0, finished=1_750_000_001.0,
-        llm_calls=[LLMCall("planner", "m", error="connection refused", started=1_750_000_000.0)],
+        llm_calls=[LLMCall(role="planner", model="m", error="connection refused", started=1_750_000_000.0)],
     )
-    save_run(failed.to_dict(), store_url)
+    save_run(failed, store_url)
     with TestClient(create_standalone_app(store_url)) as one_run:
         page = one_run.get(f"{PREFIX}/runs/{failed.run_id}").text
     assert "the planner could not reach http://llm:8000/v1" in page and "connection refused" in page
@@ -245,8 +245,18 @@ def test_a_run_that_failed_before_any_plan_shows_its_error_and_no_charts(store_u
 
 def test_a_run_still_running_shows_what_has_run_so_far(store_url: str):
     running = RunResult(status="running", prompt="hello", started=1_750_000_000.0)
-    save_run(running.to_dict(), store_url)
+    save_run(running, store_url)
     with TestClient(create_standalone_app(store_url)) as one_run:
         response = one_run.get(f"{PREFIX}/runs/{running.run_id}")
     assert response.status_code == 200
     assert "No task or LLM call of this run has recorded times." in response.text
+
+
+def test_a_masked_prompt_keeps_the_hash_of_the_prompt_as_it_was(store_url: str):
+    secret = RunResult(status="success", prompt="summarize with api_key=abc123 please", started=1_750_000_000.0)
+    save_run(secret, store_url)
+    with TestClient(create_standalone_app(store_url)) as one_run:
+        detail = one_run.get(f"{PREFIX}/api/runs/{secret.run_id}").json()
+        (listed,) = one_run.get(f"{PREFIX}/api/runs").json()["runs"]
+    assert "abc123" not in detail["prompt"]
+    assert detail["prompt_hash"] == listed["prompt_hash"] == secret.prompt_hash

@@ -79,7 +79,7 @@ def test_the_filter_form_narrows_the_runs_to_failed_ones(tab: WatchedPage, serve
     tab.page.select_option("select[name=status]", "failed")
     tab.page.click("form.filters button")
     tab.page.wait_for_url("**/runs?*status=failed*")
-    expected = sum(1 for r in seeded_sqlite.results if r["status"] == "failed")
+    expected = sum(1 for r in seeded_sqlite.results if r.status == "failed")
     assert tab.page.locator("tr.run-row").count() == expected
     assert set(tab.page.locator("tr.run-row .badge").all_inner_texts()) == {"failed"}
     tab.screenshot("runs-failed")

@@ -1,10 +1,11 @@
-"""The pictures, computed from run dicts shaped like ``store.get_run``'s: lanes, layout, escaping."""
+"""The pictures, computed from recorded runs (``RunResult``, as ``store.get_run`` returns them):
+lanes, layout, escaping."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from llmcompiler_provider.results import ClusterInfo, LLMCall, PlanIteration, RunResult, TaskRecord
 from llmcompiler_provider.ui.gantt import Bar, gantt_chart, pack, render_gantt
 from llmcompiler_provider.ui.redact import redact_text, redact_value
 from llmcompiler_provider.ui.svg import ticks
@@ -15,20 +16,27 @@ ORIGIN = 1_000.0
 
 
 def stored_task(task_id: int, start: float | None, stop: float | None, *, worker: str = "tcp://w1:1",
-                deps=(), gpu: float = 0, tool: str = "search", iteration: int = 0) -> dict[str, Any]:
-    return {
-        "plan_iteration": iteration, "id": task_id, "tool": tool, "arguments": {"args": ["q"], "kwargs": {}},
-        "deps": list(deps), "resources": {"GPU": gpu} if gpu else {}, "status": "success", "error": None,
-        "started": ORIGIN + start if start is not None else None,
-        "finished": ORIGIN + stop if stop is not None else None,
-        "duration_s": stop - start if start is not None and stop is not None else None,
-        "worker": worker, "attempts": 1, "result": "r",
-    }
+                deps=(), gpu: float = 0, tool: str = "search", iteration: int = 0) -> tuple[int, TaskRecord]:
+    """A task of plan ``iteration`` that ran from ``start`` to ``stop`` seconds after ``ORIGIN``."""
+    return iteration, TaskRecord(
+        id=task_id, tool=tool, args=["q"], kwargs={},
+        deps=list(deps), resources={"GPU": gpu} if gpu else {}, status="success", error=None,
+        start=ORIGIN + start if start is not None else None,
+        stop=ORIGIN + stop if stop is not None else None,
+        worker=worker, attempts=1, result="r",
+    )
 
 
-def stored_run(tasks: list[dict[str, Any]], *, gpu_slots: int = 0, calls: list[dict[str, Any]] | None = None):
-    return {"run_id": "r1", "started": ORIGIN, "finished": ORIGIN + 10, "tasks": tasks,
-            "llm_calls": calls or [], "cluster": {"gpu_slots": gpu_slots}}
+def records(tasks: list[tuple[int, TaskRecord]]) -> list[TaskRecord]:
+    return [task for _iteration, task in tasks]
+
+
+def stored_run(tasks: list[tuple[int, TaskRecord]], *, gpu_slots: int = 0,
+               calls: list[LLMCall] | None = None) -> RunResult:
+    iterations = sorted({iteration for iteration, _task in tasks})
+    plans = [PlanIteration(iteration=i, text="", tasks=[t for it, t in tasks if it == i]) for i in iterations]
+    return RunResult(run_id="r1", started=ORIGIN, finished=ORIGIN + 10, plans=plans, llm_calls=calls or [],
+                     cluster=ClusterInfo(gpu_slots=gpu_slots))
 
 
 def bar(start: float, stop: float) -> Bar:
@@ -55,8 +63,8 @@ def test_gpu_tasks_fill_the_gpu_slot_lanes_and_idle_declared_slots_still_show():
 
 
 def test_tasks_that_never_ran_are_not_drawn_and_llm_calls_get_their_own_lane():
-    calls = [{"role": "planner", "model": "m", "started": ORIGIN, "latency_s": 1.0, "prompt_tokens": 1,
-              "completion_tokens": 1, "error": None}]
+    calls = [LLMCall(role="planner", model="m", started=ORIGIN, latency_s=1.0, prompt_tokens=1,
+                     completion_tokens=1, error=None)]
     chart = gantt_chart(stored_run([stored_task(1, 1, 2), stored_task(2, None, None)], calls=calls))
     assert [(lane.group, [b.label for b in lane.bars]) for lane in chart.lanes] == [
         ("llm", ["planner"]), ("worker", ["$1 search"])]
@@ -81,18 +89,18 @@ def test_replanned_tasks_are_labelled_with_their_plan():
 def test_task_graph_columns_follow_dependency_depth():
     tasks = [stored_task(1, 0, 1), stored_task(2, 0, 1), stored_task(3, 1, 2, deps=[1, 2]),
              stored_task(4, 2, 3, deps=[3, 99])]
-    assert depths(tasks) == {1: 0, 2: 0, 3: 1, 4: 2}
+    assert depths(records(tasks)) == {1: 0, 2: 0, 3: 1, 4: 2}
 
 
 def test_task_graph_survives_a_cycle():
     cycle = [stored_task(1, 0, 1, deps=[2]), stored_task(2, 0, 1, deps=[1])]
-    assert depths(cycle) in ({1: 1, 2: 0}, {1: 0, 2: 1})
+    assert depths(records(cycle)) in ({1: 1, 2: 0}, {1: 0, 2: 1})
 
 
 def test_task_graph_svg_has_a_node_per_task_and_an_edge_per_dependency():
     tasks = [stored_task(1, 0, 1), stored_task(2, 0, 1, tool='"quoted" & <b>'),
              stored_task(3, 1, 2, deps=[1, 2])]
-    drawn = render_task_graph(tasks, graph_id="g", label="plan")
+    drawn = render_task_graph(records(tasks), graph_id="g", label="plan")
     assert len(re.findall(r'class="node ', drawn)) == 3
     assert len(re.findall(r'class="edge"', drawn)) == 2
     assert "<b>" not in drawn and "&lt;b&gt;" in drawn

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmcompiler_provider.results import ClusterInfo, LLMCall, PlanIteration, RunResult, TaskRecord, Timings
+from llmcompiler_provider.results import (
+    AirflowIdentity,
+    ClusterInfo,
+    LLMCall,
+    PlanIteration,
+    RunResult,
+    TaskRecord,
+    Timings,
+)
 from llmcompiler_provider.store import save_run
 
 T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
@@ -41,7 +49,7 @@ class SeededStore:
     url: str
     main_run_id: str
     run_ids: list[str]
-    results: list[dict[str, Any]]
+    results: list[RunResult]
 
 
 def ran(task_id: int, tool: str, start: float, stop: float, worker: int, *, origin: float = T0, deps=(),
@@ -86,18 +94,24 @@ def main_run() -> RunResult:
         joiner_model=MODEL,
         cluster=ClusterInfo(kind="local", address="tcp://10.0.0.10:8786", gpu_fallback=True, workers=3,
                             gpu_slots=2),
-        airflow=dict(MAIN_AIRFLOW),
+        airflow=AirflowIdentity(**MAIN_AIRFLOW),
         started=T0,
         finished=T0 + 5.0,
         plans=[
-            PlanIteration(0, FIRST_PLAN_TEXT, first_plan, thought="look both heights up at once"),
-            PlanIteration(1, REPLAN_TEXT, replan, thought="the fetch failed; search again"),
+            PlanIteration(iteration=0, text=FIRST_PLAN_TEXT, tasks=first_plan,
+                          thought="look both heights up at once"),
+            PlanIteration(iteration=1, text=REPLAN_TEXT, tasks=replan,
+                          thought="the fetch failed; search again"),
         ],
         llm_calls=[
-            LLMCall("planner", MODEL, 412, 96, latency_s=0.90, ttft_s=0.12, started=T0),
-            LLMCall("joiner", MODEL, 655, 31, latency_s=0.40, started=T0 + 2.70),
-            LLMCall("planner", MODEL, 702, 40, latency_s=0.30, ttft_s=0.08, started=T0 + 3.10),
-            LLMCall("joiner", MODEL, 560, 28, latency_s=0.40, started=T0 + 4.60),
+            LLMCall(role="planner", model=MODEL, prompt_tokens=412, completion_tokens=96, latency_s=0.90,
+                    ttft_s=0.12, started=T0),
+            LLMCall(role="joiner", model=MODEL, prompt_tokens=655, completion_tokens=31, latency_s=0.40,
+                    started=T0 + 2.70),
+            LLMCall(role="planner", model=MODEL, prompt_tokens=702, completion_tokens=40, latency_s=0.30,
+                    ttft_s=0.08, started=T0 + 3.10),
+            LLMCall(role="joiner", model=MODEL, prompt_tokens=560, completion_tokens=28, latency_s=0.40,
+                    started=T0 + 4.60),
         ],
         timings=Timings(planning_s=1.2, execution_s=3.4, joining_s=0.8, first_dispatch_s=0.2, overlap_s=0.7),
     )
@@ -116,8 +130,8 @@ def history_run(index: int, dag_id: str | None, *, map_index: int | None = None)
         tasks[2].error = "ZeroDivisionError: division by zero"
     airflow = None
     if dag_id:
-        airflow = {"dag_id": dag_id, "run_id": f"scheduled__{index:02d}", "task_id": "answer",
-                   "map_index": map_index, "try_number": 1}
+        airflow = AirflowIdentity(dag_id=dag_id, run_id=f"scheduled__{index:02d}", task_id="answer",
+                                  map_index=map_index, try_number=1)
     return RunResult(
         run_id=f"{(dag_id or 'cli')[:8]}{index:02d}{map_index or 0:02d}".ljust(32, "0"),
         status="failed" if failed else "success",
@@ -129,20 +143,22 @@ def history_run(index: int, dag_id: str | None, *, map_index: int | None = None)
         airflow=airflow,
         started=origin,
         finished=origin + 0.6 + 1.5 * speed,
-        plans=[PlanIteration(0, '1. search("a")\n2. search("b")\n3. math("+", $1, $2)\njoin()', tasks)],
+        plans=[PlanIteration(iteration=0, text='1. search("a")\n2. search("b")\n3. math("+", $1, $2)\njoin()',
+                             tasks=tasks)],
         llm_calls=[
-            LLMCall("planner", MODEL, int(300 * DAG_PACE[dag_id]) + 10 * index, 50, latency_s=0.3,
-                    started=origin),
-            LLMCall("joiner", MODEL, 400, 20 + index, latency_s=0.2, started=origin + 0.4 + 1.2 * speed),
+            LLMCall(role="planner", model=MODEL, prompt_tokens=int(300 * DAG_PACE[dag_id]) + 10 * index,
+                    completion_tokens=50, latency_s=0.3, started=origin),
+            LLMCall(role="joiner", model=MODEL, prompt_tokens=400, completion_tokens=20 + index,
+                    latency_s=0.2, started=origin + 0.4 + 1.2 * speed),
         ],
     )
 
 
-def sample_runs() -> list[dict[str, Any]]:
+def sample_runs() -> list[RunResult]:
     history = [history_run(i, "llm_research") for i in range(6)]
     history += [history_run(i, "nightly_batch", map_index=i % 2) for i in range(6)]
     history += [history_run(i, None) for i in range(0, 6, 2)]
-    return [main_run().to_dict(), *(run.to_dict() for run in history)]
+    return [main_run(), *history]
 
 
 def seed(url: str) -> SeededStore:

@@ -16,7 +16,7 @@ import re
 from datetime import timedelta
 from typing import Any, Protocol
 
-from llmcompiler_provider.metrics import result_counts
+from llmcompiler_provider.results import RunResult
 
 PREFIX = "llmcompiler"
 TIMINGS = {
@@ -49,20 +49,20 @@ def metric_name(*parts: str) -> str:
     return ".".join([PREFIX, *(re.sub(r"[^A-Za-z0-9_\-.]", "_", p) for p in parts)])
 
 
-def emit_stats(result: dict[str, Any], stats: StatsLike) -> None:
-    """Send the figures of ``result`` (``RunResult.to_dict()``) to ``stats``."""
-    timings = result.get("timings") or {}
-    counts = result_counts(result)
+def emit_stats(result: RunResult, stats: StatsLike) -> None:
+    """Send the figures of ``result`` to ``stats``."""
+    timings, counts, tokens = result.timings, result.counts, result.tokens
     stats.incr(metric_name("runs"))
-    stats.incr(metric_name("runs", str(result.get("status") or "unknown")))
+    stats.incr(metric_name("runs", result.status or "unknown"))
+    gauges = {"tasks": counts.tasks, "failed_tasks": counts.failed_tasks, "replans": counts.replans,
+              "prompt_tokens": tokens.prompt, "completion_tokens": tokens.completion}
     for key, name in COUNT_GAUGES.items():
-        stats.gauge(metric_name(name), counts[key])
+        stats.gauge(metric_name(name), gauges[key])
     for key, name in GAUGES.items():
-        if timings.get(key) is not None:
-            stats.gauge(metric_name(name), float(timings[key]))
+        if getattr(timings, key) is not None:
+            stats.gauge(metric_name(name), float(getattr(timings, key)))
     for key, name in TIMINGS.items():
-        if timings.get(key) is not None:
-            stats.timing(metric_name(name), timedelta(seconds=float(timings[key])))
-    for call in result.get("llm_calls") or []:
-        stats.timing(metric_name("llm", str(call.get("role") or "unknown"), "latency"),
-                     timedelta(seconds=float(call.get("latency_s") or 0.0)))
+        if getattr(timings, key) is not None:
+            stats.timing(metric_name(name), timedelta(seconds=float(getattr(timings, key))))
+    for call in result.llm_calls:
+        stats.timing(metric_name("llm", call.role or "unknown", "latency"), timedelta(seconds=call.latency_s))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from llmcompiler_provider.store import emit_stats
+from llmcompiler_provider.run_metrics import emit_stats
 
 
 class RecordingStats:
@@ -57,7 +57,7 @@ def test_a_failed_run_counts_as_failed_with_its_failed_tasks(make_result, make_t
 
 def test_gpu_slot_utilization_is_sent_only_when_known(make_result):
     result = make_result()
-    result["timings"]["gpu_slot_utilization"] = 0.75
+    result.timings.gpu_slot_utilization = 0.75
     stats = RecordingStats()
     emit_stats(result, stats)
     assert stats.gauges["llmcompiler.run.gpu_slot_utilization"] == 0.75
@@ -65,7 +65,7 @@ def test_gpu_slot_utilization_is_sent_only_when_known(make_result):
 
 def test_names_hold_only_characters_statsd_accepts(make_result):
     result = make_result(status="weird status/1")
-    result["llm_calls"][0]["role"] = "plan ner"
+    result.llm_calls[0].role = "plan ner"
     stats = RecordingStats()
     emit_stats(result, stats)
     assert "llmcompiler.runs.weird_status_1" in stats.counters

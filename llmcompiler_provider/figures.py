@@ -1,7 +1,7 @@
 """Derived figures of a run, computed from its task intervals.
 
-Pure functions, no I/O. The run loop uses :func:`figures_for_plans` to fill
-``results.Timings``; the metrics store uses it when a result arrives without them.
+Pure functions, no I/O. ``RunResult.fill_figures`` uses :func:`figures_for_plans` to fill
+a run's ``Timings``.
 
 Definitions (all in seconds, per run):
 
@@ -23,13 +23,15 @@ path 1 s, speedup 2, ideal 4, efficiency 0.5.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llmcompiler_provider.plan.signature import GPU_RESOURCE
 
+if TYPE_CHECKING:
+    from llmcompiler_provider.results import PlanIteration, TaskRecord
 
 
 @dataclass(frozen=True)
@@ -126,44 +128,22 @@ def compute_figures(iterations: Sequence[Sequence[Interval]], gpu_slots: float =
     )
 
 
-def _field(record: Any, name: str, default: Any = None) -> Any:
-    if isinstance(record, Mapping):
-        return record.get(name, default)
-    return getattr(record, name, default)
-
-
-def interval_of(task: Any) -> Interval:
-    """An :class:`Interval` from a ``results.TaskRecord`` or its ``to_dict()`` form."""
-    resources = _field(task, "resources") or {}
+def interval_of(task: TaskRecord) -> Interval:
     return Interval(
-        key=_field(task, "id"),
-        start=_field(task, "start"),
-        stop=_field(task, "stop"),
-        deps=tuple(_field(task, "deps") or ()),
-        gpu_slots=float(resources.get(GPU_RESOURCE, 0.0)),
+        key=task.id,
+        start=task.start,
+        stop=task.stop,
+        deps=tuple(task.deps),
+        gpu_slots=float(task.resources.get(GPU_RESOURCE, 0.0)),
     )
 
 
-def figures_for_plans(plans: Iterable[Any], gpu_slots: float = 0) -> TaskFigures:
-    """Figures for ``RunResult.plans`` (``PlanIteration`` objects or their dicts)."""
-    return compute_figures([[interval_of(t) for t in _field(p, "tasks") or ()] for p in plans], gpu_slots)
+def figures_for_plans(plans: Iterable[PlanIteration], gpu_slots: float = 0) -> TaskFigures:
+    """Figures for a run's plan iterations."""
+    return compute_figures([[interval_of(t) for t in p.tasks] for p in plans], gpu_slots)
 
 
-def replans(plans: Iterable[Any]) -> int:
+def replans(plans: Iterable[PlanIteration]) -> int:
     """Times the joiner asked for a new plan: plans that compiled, after the first. A plan the
     planner wrote again because the last one did not compile is a re-ask, not a replan."""
-    return max(0, sum(1 for plan in plans if not _field(plan, "compile_errors")) - 1)
-
-
-def result_counts(result: Mapping[str, Any]) -> dict[str, int]:
-    """Tasks, replans, failed tasks and token totals of a ``RunResult.to_dict()``."""
-    plans = result.get("plans") or []
-    tasks = [t for p in plans for t in p.get("tasks") or []]
-    calls = result.get("llm_calls") or []
-    return {
-        "tasks": len(tasks),
-        "replans": replans(plans),
-        "failed_tasks": sum(1 for t in tasks if t.get("status") == "failed"),
-        "prompt_tokens": sum(int(c.get("prompt_tokens") or 0) for c in calls),
-        "completion_tokens": sum(int(c.get("completion_tokens") or 0) for c in calls),
-    }
+    return max(0, sum(1 for plan in plans if not plan.compile_errors) - 1)
