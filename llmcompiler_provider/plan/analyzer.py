@@ -1,8 +1,9 @@
 """Semantic analysis: plan lines, one at a time, checked against the tool catalogue.
 
 ``PlanAnalyzer.add_line`` parses one line, checks it (task ids, tool names,
-arguments, references, what may follow ``join()``), records every problem as a
-``Diagnostic``, and returns the finished ``Task`` when the line completes one.
+arguments and their types (``plan.typecheck``), references, what may follow
+``join()``), records every problem as a ``Diagnostic``, and returns the
+finished ``Task`` when the line completes one.
 Both ``compile_plan`` and ``PlanStream`` drive it, so whole-text and streamed
 compilation accept exactly the same plans. It only analyzes: optimizing is the
 passes' work (``PlanStream`` hands each finished task to the ``cse`` pass's
@@ -20,6 +21,7 @@ from llmcompiler_provider.plan.ir import Interp, Span, Task, TaskGraph
 from llmcompiler_provider.plan.lexer import shorten
 from llmcompiler_provider.plan.parser import END_OF_PLAN, parse_line
 from llmcompiler_provider.plan.signature import ToolSignature
+from llmcompiler_provider.plan.typecheck import ArgumentChecker
 
 # where the plan is: before join(), after join(), after <END_OF_PLAN>
 _PLANNING, _JOINED, _ENDED = "planning", "joined", "ended"
@@ -103,6 +105,7 @@ class PlanAnalyzer:
         self.source = source
         self.graph = TaskGraph(source=source)
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []  # accepted with a change: a plain-number string read as a number
         self.line_no = 0
         self.prior_ids = frozenset(prior_ids)
         self.max_prior = max(self.prior_ids, default=0)
@@ -114,6 +117,7 @@ class PlanAnalyzer:
         self.in_thought = False
         self.merge: Callable[[Task], Task | None] | None = None
         self._binders: dict[str, _Binder] = {}
+        self._types = ArgumentChecker(catalogue)
 
     @property
     def done(self) -> bool:
@@ -243,6 +247,8 @@ class PlanAnalyzer:
         bound = self._bind(call, signature) if signature is not None else None
         if bound is not None and len(call.line) > MAX_ARGUMENT_CHARS:  # a shorter line holds no longer literal
             self._check_sizes(call, bound)
+        if bound is not None:
+            bound = self._typed(call, bound)
         failed = len(self.diagnostics) > errors_before or not refs_ok or bound is None
         if number_ok:
             self.defined[number] = self.line_no
@@ -263,6 +269,7 @@ class PlanAnalyzer:
             span=Span(self.line_no, call.number_col),
             resources=dict(template.resources),  # each task its own, as a new Task would have
         )
+        self._types.produced[number] = call.tool  # what a bare $N of this task is checked as
         # the parser found the references already: seed Task.deps's cache
         task.__dict__["deps"] = frozenset([ref.id for ref in call.refs]) if call.refs else _NO_DEPS
         if self.merge is not None:
@@ -283,6 +290,16 @@ class PlanAnalyzer:
                     "the limit for a plan's literals: pass large data from a task's result ($N) instead",
                 )
                 return
+
+    def _typed(self, call: Call, bound: tuple[tuple, dict]) -> tuple[tuple, dict] | None:
+        """``bound`` checked against the parameters' types (plain-number strings read as numbers, with a
+        warning); None after reporting an argument of the wrong type."""
+        checked = self._types.check(call, bound)
+        for col, message in checked.errors:
+            self.error(col, message)
+        if len(self.warnings) < MAX_ERRORS:
+            self.warnings.extend(Diagnostic(self.source, self.line_no, col, text) for col, text in checked.warnings)
+        return checked.bound
 
     def _check_number(self, call: Call) -> bool:
         """Is the task number new and larger than every earlier one? (reports why not)"""

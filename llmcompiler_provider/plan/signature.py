@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from llmcompiler_provider.plan.types import ANY, ArgType
+
 
 #: the resource GPU tools ask for and GPU workers declare (a dask-cuda worker per GPU, or a CPU
 #: worker's GPU slot on the embedded fallback)
@@ -19,8 +21,9 @@ GPU_RESOURCE = "GPU"
 class Param:
     name: str
     required: bool = True
-    annotation: str = "Any"
+    annotation: str = "Any"  # the type hint as text, for prompts
     variadic: bool = False  # *args: takes any number of extra positional arguments
+    type: ArgType = ANY  # what the analyzer and the planner's grammar accept (read from the real hint)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class ToolSignature:
     cost: float = 1.0  # estimated seconds, used for critical-path priorities
     retries: int = 0
     timeout: float | None = None
+    returns: ArgType = ANY  # the declared result type: a bare $N of this tool is checked against it
     is_async: bool = False  # a coroutine tool: it waits without holding a thread (execution units group these)
     # a blocking call that spends its time waiting on I/O (``requests.get``, a database driver): it holds a
     # thread, not a core, so execution units group its calls too and run them on threads side by side

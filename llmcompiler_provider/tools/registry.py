@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping
 
 from llmcompiler_provider.plan.signature import Param, ToolSignature
+from llmcompiler_provider.plan.types import ANY, hint_types
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,12 @@ def _annotation_name(annotation: Any) -> str:
 
 
 def signature_of(fn: Callable[..., Any], *, name: str, description: str, **hints: Any) -> ToolSignature:
-    """Build a ``ToolSignature`` from a callable's parameters and type hints."""
+    """Build a ``ToolSignature`` from a callable's parameters and type hints.
+
+    Each parameter's ``type`` and the ``returns`` type are read from the real hints
+    (``plan.types.hint_types``); ``annotation`` is the hint's text, for prompts.
+    """
+    types, returns = hint_types(fn)
     params = []
     for p in inspect.signature(fn).parameters.values():
         if p.kind is inspect.Parameter.VAR_KEYWORD:
@@ -51,9 +57,11 @@ def signature_of(fn: Callable[..., Any], *, name: str, description: str, **hints
                 required=p.default is inspect.Parameter.empty and p.kind is not p.VAR_POSITIONAL,
                 annotation=_annotation_name(p.annotation),
                 variadic=p.kind is inspect.Parameter.VAR_POSITIONAL,
+                type=types.get(p.name, ANY),
             )
         )
     hints.setdefault("is_async", inspect.iscoroutinefunction(fn))
+    hints.setdefault("returns", returns)
     return ToolSignature(name=name, params=tuple(params), description=description, **hints)
 
 
