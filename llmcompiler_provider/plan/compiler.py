@@ -1,4 +1,4 @@
-"""``compile_plan``: plan text -> optimized ``TaskGraph`` (lexer, parser, analyzer, passes)."""
+"""``compile_plan``: plan text -> optimized ``TaskGraph`` (lexer, parser, analyzer, repair, passes)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Collection, Mapping
 
 from llmcompiler_provider.plan import passes
 from llmcompiler_provider.plan.analyzer import PlanAnalyzer
-from llmcompiler_provider.plan.errors import PlanError
+from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import TaskGraph
+from llmcompiler_provider.plan.repair import Repairer
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -21,6 +22,8 @@ def compile_plan(
     outputs: Collection[int] | None = None,
     prior_ids: Collection[int] = (),
     require_join: bool = False,
+    repair: bool = False,
+    warnings: list[Diagnostic] | None = None,
 ) -> TaskGraph:
     """Compile a whole plan.
 
@@ -31,10 +34,17 @@ def compile_plan(
     (a replan). With ``require_join``, a plan that does not end with ``join()``
     is an error. ``optimize=False`` skips every pass; ``disabled_passes`` names
     passes of ``PASSES`` to skip.
+
+    With ``repair``, the slips ``plan.repair`` lists are repaired instead of
+    rejected; each repair is a warning ``Diagnostic`` (``FILE:LINE:COL: warning:
+    MESSAGE``), appended to ``warnings`` when it is given (and in
+    ``PlanError.warnings`` when the plan fails even so). Without it the plan
+    compiles exactly as written.
     """
     passes.check_pass_names(disabled_passes)
     with passes.collector_paused():  # the whole compile, not only the passes
-        graph = _analyzed(text, catalogue, source, prior_ids, require_join=require_join)
+        graph = _analyzed(text, catalogue, source, prior_ids, require_join=require_join, repair=repair,
+                          warnings=warnings)
         if outputs is not None:
             unknown = sorted(set(outputs) - graph.tasks.keys() - graph.aliases.keys())
             if unknown:
@@ -52,6 +62,8 @@ def _analyzed(
     prior_ids: Collection[int],
     *,
     require_join: bool,
+    repair: bool,
+    warnings: list[Diagnostic] | None,
 ) -> TaskGraph:
     """The plan's graph before the passes (``PlanError`` for a plan with problems).
 
@@ -62,14 +74,18 @@ def _analyzed(
     objects instead of 136k).
     """
     analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids)
+    reader = Repairer(analyzer) if repair else analyzer  # what the lines go to
     lines = text.split("\n")
     for line in lines[:-1]:
-        analyzer.add_line(line)
+        reader.add_line(line)
         if analyzer.gave_up:
             break
     else:
-        analyzer.add_last_line(lines[-1])
+        reader.add_last_line(lines[-1])
     analyzer.finish(require_join=require_join)
+    made = reader.warnings if isinstance(reader, Repairer) else []
+    if warnings is not None:
+        warnings.extend(made)
     if analyzer.diagnostics:
-        raise PlanError(analyzer.diagnostics)
+        raise PlanError(analyzer.diagnostics, warnings=made)
     return analyzer.graph

@@ -1,4 +1,5 @@
-"""Compile errors: one ``FILE:LINE:COL: error: MESSAGE`` line per problem."""
+"""Compile errors and repair warnings: one ``FILE:LINE:COL: error: MESSAGE`` (or ``warning:``)
+line per problem or repair."""
 
 from __future__ import annotations
 
@@ -21,27 +22,33 @@ def printable(text: str) -> str:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem in a plan, at a 1-based line and column (columns count characters)."""
+    """One problem in a plan, at a 1-based line and column (columns count characters);
+    ``severity`` ``"warning"`` for a repair the compiler made (``plan.repair``)."""
 
     source: str
     line: int
     col: int
     message: str
+    severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}:{self.col}: error: {printable(self.message)}"
+        return f"{self.source}:{self.line}:{self.col}: {self.severity}: {printable(self.message)}"
 
 
 class PlanError(ValueError):
     """A plan that does not compile; ``diagnostics`` lists every problem found.
 
     ``tasks`` holds the tasks that the failing ``PlanStream.feed`` call completed
-    before or after the bad line (they are in the stream's graph too).
+    before or after the bad line (they are in the stream's graph too). ``warnings``
+    are the repairs made so far when repair was on (not part of the message).
     """
 
-    def __init__(self, diagnostics: Iterable[Diagnostic], tasks: list | None = None) -> None:
+    def __init__(
+        self, diagnostics: Iterable[Diagnostic], tasks: list | None = None, warnings: Iterable[Diagnostic] = ()
+    ) -> None:
         self.diagnostics: list[Diagnostic] = list(diagnostics)
         self.tasks = list(tasks or [])
+        self.warnings: list[Diagnostic] = list(warnings)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 

@@ -40,9 +40,10 @@ _BLANK = Blank()
 _LITERAL_FIRST_CHAR = {'"': STR, "'": STR, "$": REF, "-": NUM, ".": NUM, **{digit: NUM for digit in "0123456789"}}
 _SEPARATOR = "',' or "
 
-_NUMBERED = re.compile(r"\s*([0-9]+)\s*\.(?![0-9])\s*")
+#: a numbered line's start: ``N.`` and the blanks after it
+NUMBERED = re.compile(r"\s*([0-9]+)\s*\.(?![0-9])\s*")
 _THOUGHT = re.compile(r"\s*thought\s*:", re.IGNORECASE)
-_JOIN = re.compile(r"\s*join\s*\(")
+JOIN_CALL = re.compile(r"\s*join\s*\(")
 _CALL_LIKE = re.compile(r"\s*[^\W\d]\w*\s*\(")
 
 
@@ -54,7 +55,7 @@ def parse_line(line: str) -> Line:
     stripped = line.strip()
     if not stripped or stripped[0] == "#":
         return _BLANK
-    numbered = _NUMBERED.match(line)
+    numbered = NUMBERED.match(line)
     if numbered:
         number_col = numbered.start(1) + 1
         try:
@@ -68,7 +69,7 @@ def parse_line(line: str) -> Line:
         return Thought(line[thought.end() :].strip())
     if stripped == END_OF_PLAN:
         return EndOfPlan(first_col)
-    if _JOIN.match(line):
+    if JOIN_CALL.match(line):
         return _CallParser(line, 0).call(None, first_col)
     return Prose(stripped, first_col, looks_like_call=bool(_CALL_LIKE.match(line)))
 

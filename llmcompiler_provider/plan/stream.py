@@ -8,6 +8,7 @@ from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.plan.passes import check_pass_names, cse
+from llmcompiler_provider.plan.repair import Repairer
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -43,6 +44,9 @@ class PlanStream:
       its id maps to the earlier id in ``graph.aliases``, and later references
       to it are rewritten, so the graph is the one ``compile_plan`` makes with
       only ``cse``.
+    * ``repair`` is ``compile_plan``'s: the slips ``plan.repair`` lists are repaired,
+      each with a warning in ``warnings`` (and in a ``PlanError``'s ``warnings``),
+      the same warnings and graph as the whole text gives, wherever chunks split.
     * ``graph`` is the graph so far; ``done`` is True once ``join()`` was read;
       ``diagnostics`` lists every problem so far.
     """
@@ -55,11 +59,13 @@ class PlanStream:
         optimize: bool = True,
         disabled_passes: Collection[str] = (),
         prior_ids: Collection[int] = (),
+        repair: bool = False,
     ) -> None:
         check_pass_names(disabled_passes)
         self._analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids)
         if optimize and "cse" not in disabled_passes:
             self._analyzer.merge = cse.Merger(self._analyzer.graph.aliases).merge
+        self._repairer = Repairer(self._analyzer) if repair else None
         self._partial: list[str] = []  # pieces of the line not yet ended by a newline
         self._closed = False
 
@@ -74,6 +80,11 @@ class PlanStream:
     @property
     def diagnostics(self) -> list[Diagnostic]:
         return self._analyzer.diagnostics
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """The repairs made so far (none without ``repair``)."""
+        return self._repairer.warnings if self._repairer is not None else []
 
     @property
     def text(self) -> str:
@@ -107,19 +118,20 @@ class PlanStream:
             known = len(self.diagnostics)
             self._analyzer.finish(require_join=require_join)
             if len(self.diagnostics) > known:
-                raise PlanError(self.diagnostics[known:])
+                raise PlanError(self.diagnostics[known:], warnings=self.warnings)
         return self.graph
 
     def _analyze(self, lines: list[str], *, last: bool = False) -> list[Task]:
         analyzer = self._analyzer
+        reader = self._repairer or analyzer  # what the lines go to
         known = len(analyzer.diagnostics)
         tasks = []
         for line in lines:
             if analyzer.gave_up:
                 break
-            task = analyzer.add_last_line(line) if last else analyzer.add_line(line)
+            task = reader.add_last_line(line) if last else reader.add_line(line)
             if task is not None:
                 tasks.append(task)
         if len(analyzer.diagnostics) > known:
-            raise PlanError(analyzer.diagnostics[known:], tasks)
+            raise PlanError(analyzer.diagnostics[known:], tasks, self.warnings)
         return tasks
