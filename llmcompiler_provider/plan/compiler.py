@@ -8,7 +8,7 @@ from llmcompiler_provider.plan import passes
 from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import TaskGraph
-from llmcompiler_provider.plan.repair import Repairer
+from llmcompiler_provider.plan.repair import Repairer, plan_warnings
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -36,10 +36,10 @@ def compile_plan(
     passes of ``PASSES`` to skip.
 
     With ``repair``, the slips ``plan.repair`` lists are repaired instead of
-    rejected; each repair is a warning ``Diagnostic`` (``FILE:LINE:COL: warning:
-    MESSAGE``), appended to ``warnings`` when it is given (and in
-    ``PlanError.warnings`` when the plan fails even so). Without it the plan
-    compiles exactly as written.
+    rejected; without it the plan compiles exactly as written. ``warnings``, when
+    given, receives the plan's warnings (``FILE:LINE:COL: warning: MESSAGE``
+    ``Diagnostic`` s, in line order): each repair, and each plain-number string the
+    analyzer read as a number. A ``PlanError`` holds them too, as ``warnings``.
     """
     passes.check_pass_names(disabled_passes)
     with passes.collector_paused():  # the whole compile, not only the passes
@@ -74,7 +74,8 @@ def _analyzed(
     objects instead of 136k).
     """
     analyzer = PlanAnalyzer(catalogue, source=source, prior_ids=prior_ids)
-    reader = Repairer(analyzer) if repair else analyzer  # what the lines go to
+    repairer = Repairer(analyzer) if repair else None
+    reader = repairer or analyzer  # what the lines go to
     lines = text.split("\n")
     for line in lines[:-1]:
         reader.add_line(line)
@@ -83,7 +84,7 @@ def _analyzed(
     else:
         reader.add_last_line(lines[-1])
     analyzer.finish(require_join=require_join)
-    made = reader.warnings if isinstance(reader, Repairer) else []
+    made = plan_warnings(analyzer, repairer)
     if warnings is not None:
         warnings.extend(made)
     if analyzer.diagnostics:

@@ -51,6 +51,13 @@ _HYPHEN = re.compile(r"(?<=[^\W\d])-(?=\w)|(?<=\w)-(?=[^\W\d])")  # inside a wor
 _DOLLAR = re.compile(r"\$[0-9]+")
 
 
+def plan_warnings(analyzer: PlanAnalyzer, repairer: Repairer | None) -> list[Diagnostic]:
+    """Every warning of a plan, in line order: the analyzer's (a plain-number string read as a
+    number) and the repairs ``repairer`` made."""
+    found = [replace(w, severity="warning") for w in analyzer.warnings]
+    return found if repairer is None else sorted(repairer.warnings + found, key=lambda w: w.line)
+
+
 def is_plain_text(text: str) -> bool:
     """May ``text`` (an argument list, stripped) be passed as one string? See the module's doc."""
     return (
@@ -142,12 +149,12 @@ class Repairer:
         edit = self._edit(text)
         if edit is None:
             return self._add(text, last)
-        diagnostics = analyzer.diagnostics
-        known = len(diagnostics)
+        known = len(analyzer.diagnostics), len(analyzer.warnings)
         task = self._add(edit.text, last)
-        for i in range(known, len(diagnostics)):  # errors left on the repaired line: where they are as written
-            if diagnostics[i].line == line_no:
-                diagnostics[i] = replace(diagnostics[i], col=edit.written_index(diagnostics[i].col - 1) + 1)
+        for found, start in zip((analyzer.diagnostics, analyzer.warnings), known):
+            for i in range(start, len(found)):  # what the analyzer found on the repaired line: where it is as written
+                if found[i].line == line_no:
+                    found[i] = replace(found[i], col=edit.written_index(found[i].col - 1) + 1)
         for index, message in edit.notes:
             self._warn(line_no, index + 1, message)
         return task

@@ -8,7 +8,7 @@ from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.errors import Diagnostic, PlanError
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.plan.passes import check_pass_names, cse
-from llmcompiler_provider.plan.repair import Repairer
+from llmcompiler_provider.plan.repair import Repairer, plan_warnings
 from llmcompiler_provider.plan.signature import ToolSignature
 
 
@@ -45,8 +45,8 @@ class PlanStream:
       to it are rewritten, so the graph is the one ``compile_plan`` makes with
       only ``cse``.
     * ``repair`` is ``compile_plan``'s: the slips ``plan.repair`` lists are repaired,
-      each with a warning in ``warnings`` (and in a ``PlanError``'s ``warnings``),
-      the same warnings and graph as the whole text gives, wherever chunks split.
+      with the same graph and ``warnings`` (also in a ``PlanError``'s) as the whole
+      text gives, wherever chunks split.
     * ``graph`` is the graph so far; ``done`` is True once ``join()`` was read;
       ``diagnostics`` lists every problem so far.
     """
@@ -83,8 +83,8 @@ class PlanStream:
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        """The repairs made so far (none without ``repair``)."""
-        return self._repairer.warnings if self._repairer is not None else []
+        """The warnings so far, as ``compile_plan`` gives them (repairs only with ``repair``)."""
+        return plan_warnings(self._analyzer, self._repairer)
 
     @property
     def text(self) -> str:

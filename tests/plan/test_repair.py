@@ -9,6 +9,8 @@ from plan_catalogue import CATALOGUE
 
 from llmcompiler_provider.plan import Interp, PlanError, PlanStream, Ref, compile_plan
 from llmcompiler_provider.plan.errors import MAX_ERRORS
+from llmcompiler_provider.plan.signature import Param, ToolSignature
+from llmcompiler_provider.plan.types import type_of_hint
 
 
 def repaired(text: str, **options) -> tuple[list, list[str]]:
@@ -269,3 +271,16 @@ def test_a_megabyte_of_repairable_text_compiles_or_fails_in_bounded_output(text)
     except PlanError as error:
         assert len(error.diagnostics) <= MAX_ERRORS + 1
     assert len(warnings) <= MAX_ERRORS + 1
+
+
+def test_the_analyzers_warnings_come_with_the_repairs_in_line_order_at_columns_as_written():
+    catalogue = {**CATALOGUE, "add": ToolSignature("add", (Param("a", type=type_of_hint(int)),))}
+    warnings: list = []
+    compile_plan('```\n1. add("5")\n2. search(Austin Powers\n3. join()', catalogue, source="p", repair=True,
+                 warnings=warnings)
+    assert [str(w) for w in warnings] == [
+        "p:1:1: warning: Markdown code fence dropped",
+        "p:2:8: warning: add() argument 'a' expects int: the string \"5\" is read as the number 5",
+        'p:3:11: warning: unquoted argument text taken as one string: "Austin Powers"',
+        "p:3:24: warning: missing ')' at the end of the line: added",
+    ]
