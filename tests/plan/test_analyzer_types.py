@@ -13,6 +13,7 @@ from llmcompiler_provider.plan.analyzer import PlanAnalyzer
 from llmcompiler_provider.plan.types import ANY, INT, STR, ArgType, could_hold, hint_types, list_of, type_of_hint
 from llmcompiler_provider.tools import Toolset
 from llmcompiler_provider.tools.demo import demo
+from typed_tools import typed_toolset
 
 
 def errors_of(plan: str, catalogue) -> list[str]:
@@ -101,50 +102,13 @@ def test_hints_that_do_not_resolve_or_callables_without_hints_accept_anything():
 
 
 # checking literals ------------------------------------------------------------------------
-def typed_toolset() -> Toolset:
-    ts = Toolset("typed")
-
-    @ts.tool
-    def count(n: int) -> int:
-        return n
-
-    @ts.tool
-    def scale(x: float, by: Optional[float] = None) -> float:
-        return x
-
-    @ts.tool
-    def flag(on: bool) -> bool:
-        return on
-
-    @ts.tool
-    def names(values: list[str], options: dict[str, int] = {}) -> list[str]:  # noqa: B006
-        return values
-
-    @ts.tool
-    def either(v: Union[str, int]) -> str:
-        return str(v)
-
-    @ts.tool
-    def mode(m: Literal["fast", "slow"]) -> str:
-        return m
-
-    @ts.tool
-    def total(label: str, *parts: int) -> int:
-        return 0
-
-    @ts.tool
-    def loose(x, y: Any = None):
-        return x
-
-    return ts
-
-
 @pytest.mark.parametrize(
     "call",
     [
         "count(3)", "count(-7)", "scale(2)", "scale(2.5, None)", "scale(1, by=3)", "flag(true)", "flag(False)",
         'names(["a", "b"])', "names([])", 'names(["a"], {"x": 1})', 'either("x")', "either(4)", 'mode("fast")',
-        'total("t")', 'total("t", 1, 2, 3)', 'loose(1, [true, {"k": None}])', 'loose("x")',
+        'total("t", unit="m")', 'total("t", 1, 2, 3, unit="m")', 'loose(1, [true, {"k": None}])', 'loose("x")',
+        'either(None)', 'mode(3)', 'mode(true)', "grid([[1, 2.5], []])",
     ],
 )
 def test_well_typed_literals_compile(call):
@@ -168,10 +132,13 @@ def test_well_typed_literals_compile(call):
         ('names([], {"x": "y"})', "{",
          "names() argument 'options' expects dict[str, int], found the string \"y\" at options[\"x\"]"),
         ("names([], {1: 2})", "{", "names() argument 'options' expects dict[str, int], found the int 1 at options key 1"),
-        ("either([1])", "[", "either() argument 'v' expects str | int, found a list"),
-        ('mode("medium")', '"', "mode() argument 'm' expects \"fast\" | \"slow\", found the string \"medium\""),
-        ('total("t", 1, "x")', '"x"', "total() argument 'parts' expects int, found the string \"x\""),
-        ("total(1)", "1", "total() argument 'label' expects str, found the int 1"),
+        ("either([1])", "[", "either() argument 'v' expects str | int | None, found a list"),
+        ('mode("medium")', '"', "mode() argument 'm' expects \"fast\" | \"slow\" | 3 | true, found the string \"medium\""),
+        ("mode(false)", "false", "mode() argument 'm' expects \"fast\" | \"slow\" | 3 | true, found false (a bool)"),
+        ('grid([[1], ["x"]])', "[", "grid() argument 'rows' expects list[list[float]], found the string \"x\" at rows[1][0]"),
+        ('total("t", 1, "x", unit="m")', '"x"', "total() argument 'parts' expects int, found the string \"x\""),
+        ('total(1, unit="m")', "1", "total() argument 'label' expects str, found the int 1"),
+        ('total("t", unit=5)', "unit", "total() argument 'unit' expects str, found the int 5"),
     ],
 )
 def test_wrongly_typed_literals_are_positioned_errors_naming_the_expected_type(call, argument, message):
@@ -242,8 +209,9 @@ def test_a_plain_number_string_is_read_as_the_number_with_a_warning():
     task = analyzer.add_line('2. scale("-2.5", by="3")')
     assert task.kwargs == {"x": -2.5, "by": 3.0}
     assert len(analyzer.warnings) == 3
-    task = analyzer.add_line('3. total("t", "1", 2)')
-    assert task.args == ("t", 1, 2) and "at" not in analyzer.warnings[-1].message.split(":")[0]
+    task = analyzer.add_line('3. total("t", "1", 2, unit="m")')
+    assert (task.args, task.kwargs) == (("t", 1, 2), {"unit": "m"})
+    assert analyzer.warnings[-1].col == len('3. total("t", ') + 1
 
 
 def test_a_string_stays_a_string_where_the_union_takes_strings():
