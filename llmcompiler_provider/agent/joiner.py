@@ -11,8 +11,12 @@ from llmcompiler_provider.agent.prompts import joiner_messages
 from llmcompiler_provider.llm import ChatModel, LLMError, joiner_grammar
 from llmcompiler_provider.results import LLMCall
 
-_ACTION = re.compile(r"Action:\s*(Finish|Replan)\s*\((.*)\)\s*$", re.DOTALL)
-_THOUGHT = re.compile(r"Thought:\s*(.*?)(?:\n|$)")
+#: where the joiner's action starts: ``Action: Finish(`` / ``Action: Replan(`` anywhere, or
+#: ``Finish(`` / ``Replan(`` starting a line (the reference's form without ``Action:``)
+_ACTION_START = re.compile(r"(?:Action:[ \t]*|^[ \t]*)(Finish|Replan)[ \t]*\(", re.MULTILINE)
+_THOUGHT = re.compile(r"Thought:\s*(.*?)(?:\s*Action:|\n|$)")
+#: what the reference's joiner prompts ask the model to end its reply with
+END_OF_RESPONSE = "<END_OF_RESPONSE>"
 
 
 @dataclass(frozen=True)
@@ -24,18 +28,29 @@ class JoinDecision:
 
 
 def parse_decision(text: str, *, can_replan: bool) -> JoinDecision:
-    """Read ``Thought: ... Action: Finish(...)|Replan(...)``; free text counts as the answer."""
+    """Read the joiner's reply: ``Thought: ...`` then ``Action: Finish(answer)`` or ``Action:
+    Replan(reason)``, ``Action:`` optional (then the action starts its line), maybe followed by
+    ``<END_OF_RESPONSE>``. The action's body runs to the reply's last ``)``, after which only blanks may
+    follow; a reply without such an action is free text, which counts as the answer."""
     thought_match = _THOUGHT.search(text)
     thought = thought_match.group(1).strip() if thought_match else None
-    action = _ACTION.search(text.strip())
+    action = _action(text.strip().removesuffix(END_OF_RESPONSE).rstrip())
     if action is None:
         answer = text.split("Action:", 1)[0].strip()
         answer = re.sub(r"^Thought:\s*", "", answer).strip()
         return JoinDecision(answer=answer or text.strip(), replan=False, thought=thought)
-    kind, body = action.group(1), action.group(2).strip()
+    kind, body = action
     if kind == "Replan" and can_replan:
         return JoinDecision(answer=None, replan=True, thought=thought, reason=body)
     return JoinDecision(answer=body or thought or "", replan=False, thought=thought)
+
+
+def _action(text: str) -> tuple[str, str] | None:
+    """The last action of ``text`` when the text ends with its ``)``: (``Finish`` or ``Replan``, its body)."""
+    starts = list(_ACTION_START.finditer(text))
+    if not starts or not text.endswith(")"):
+        return None
+    return starts[-1].group(1), text[starts[-1].end() : -1].strip()
 
 
 def join(
