@@ -50,6 +50,8 @@ class Dispatcher:
     _reschedule_query: concurrent.futures.Future | None = field(default=None, init=False, repr=False)
     #: results units send ahead of their completion (``execution/inbox.py``); None until the first submit
     inbox: Any = field(default=None, init=False, repr=False)
+    #: the tasks whose CPU time the toolset has learned from (each once, however often observations are read)
+    _cpu_learned: set[int] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.unit_plan = UnitPlan(self.toolset)
@@ -169,7 +171,24 @@ class Dispatcher:
         if to_fetch:  # one round trip to the workers for all units, not one per unit
             for results in self.client.gather(to_fetch, errors="skip", direct=True):
                 observations.update(results)
+        self._learn_cpu(observations)
         return observations
+
+    def _learn_cpu(self, observations: dict[int, Observation]) -> None:
+        """Hand the CPU time of the blocking calls that succeeded to the toolset, which learns from it
+        which tools compute (``Toolset.observe_cpu``: the plans that follow keep their calls apart).
+        Batched calls are left out: their time is the batch's, not one call's."""
+        measured = []
+        for task_id, obs in observations.items():
+            if obs.cpu is None or obs.cpu_window is None or not obs.ok or task_id in self._cpu_learned:
+                continue
+            task = self.tasks.get(task_id)
+            if task is None or task.batch_of:
+                continue
+            self._cpu_learned.add(task_id)
+            measured.append((task.tool, obs.cpu, obs.cpu_window))
+        if measured:
+            self.toolset.observe_cpu(measured)
 
     def ask_reschedules(self) -> None:
         """Ask the scheduler for the reschedule counts of this attempt's units, on the client's
@@ -226,6 +245,7 @@ class Dispatcher:
             self.client.cancel(list(self.futures.values()), force=True)
         self.futures.clear()
         self.unit_plan.clear()
+        self._cpu_learned.clear()
         self.queued.clear()
         self.first_dispatch = None
         self._reschedule_query = None

@@ -27,6 +27,14 @@ class Observation:
     worker: str | None = None
     thread: int | None = None
     attempts: int = 0
+    #: a blocking call's CPU seconds, on the thread that ran it (``time.thread_time``); None for
+    #: coroutine calls (their thread is the event loop's, shared) and calls that never ran
+    cpu: float | None = None
+    #: the seconds it had to compute in: its wall time less the CPU time the rest of its process used
+    #: meanwhile (under one interpreter lock, time it may have waited for the lock) and less the time
+    #: it waited for a core (another process had it). ``cpu / cpu_window`` is the share of its time
+    #: it computed, alone or beside other calls; the rest it waited (for I/O, a lock, a sleep)
+    cpu_window: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -40,7 +48,8 @@ class Observation:
 
     def __reduce__(self) -> tuple:
         # positional fields: pickles in a third of the time of the dataclass default
-        fields = (self.value, self.error, self.status, self.start, self.stop, self.worker, self.thread, self.attempts)
+        fields = (self.value, self.error, self.status, self.start, self.stop, self.worker, self.thread, self.attempts,
+                  self.cpu, self.cpu_window)
         return (Observation, fields)
 
 

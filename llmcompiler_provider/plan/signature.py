@@ -42,6 +42,11 @@ class ToolSignature:
     # a blocking call that spends its time waiting on I/O (``requests.get``, a database driver): it holds a
     # thread, not a core, so execution units group its calls too and run them on threads side by side
     blocking_io: bool = False
+    # a blocking call that spends its time computing in Python (parsing, arithmetic): it holds the worker
+    # process's interpreter lock, so the fusion pass never groups it with siblings, which would take turns
+    # at that lock; Dask spreads its calls over worker processes. Declared, or learned by ``Toolset`` from
+    # the CPU time its calls measured.
+    cpu_bound: bool = False
 
     def __post_init__(self) -> None:
         if self.blocking_io and self.is_async:
@@ -49,6 +54,17 @@ class ToolSignature:
                 f"tool {self.name!r}: blocking_io=True declares a call that blocks a thread, but the tool is a "
                 "coroutine function, which waits without holding one (its calls are grouped already); "
                 "drop blocking_io"
+            )
+        if self.cpu_bound and self.is_async:
+            raise ValueError(
+                f"tool {self.name!r}: cpu_bound=True declares a call that computes on a thread of its own, but "
+                "the tool is a coroutine function, which runs on the worker's event loop among other "
+                "coroutines; make it a plain function, or drop cpu_bound"
+            )
+        if self.cpu_bound and self.blocking_io:
+            raise ValueError(
+                f"tool {self.name!r}: cpu_bound=True and blocking_io=True contradict each other (a call either "
+                "computes or waits on I/O); keep the one its calls spend most of their time on"
             )
 
     def param(self, name: str) -> Param | None:

@@ -5,11 +5,26 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import threading
+from collections import deque
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from llmcompiler_provider.plan.signature import Param, ToolSignature
 from llmcompiler_provider.plan.types import ANY, hint_types
+
+#: a tool is treated as ``cpu_bound`` once its recent calls computed at least this share of their time
+#: (k siblings that compute more than 1/k of their time take longer in one unit, where their computing
+#: is serial, than apart; and on a busy machine a call that only computes measured 0.4 to 1 here: the
+#: process's clocks tell waiting for its interpreter lock from waiting for I/O only in part) ...
+CPU_BOUND_SHARE = 0.25
+#: ... over at least this many calls ...
+CPU_BOUND_MIN_CALLS = 3
+#: ... for at least this long per call on average: calls shorter than a Dask task's round trip (a few ms)
+#: cost less run one after another in one unit than spread over Dask tasks
+CPU_BOUND_MIN_S = 0.005
+#: the recent calls of each tool its share is measured over
+CPU_WINDOW = 32
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,20 @@ class Toolset:
         #: few-shot plan examples for the planner prompt
         self.examples = examples
         self._tools: dict[str, Tool] = {}
+        self._cpu_lock = threading.Lock()
+        self._cpu_use: dict[str, deque[tuple[float, float]]] = {}  # tool -> recent (CPU s, window s)
+        self._computing: frozenset[str] = frozenset()  # tools learned to be CPU-bound
+
+    def __getstate__(self) -> dict[str, Any]:  # a Toolset travels to a cluster with a remote run
+        state = self.__dict__.copy()
+        del state["_cpu_lock"]
+        with self._cpu_lock:
+            state["_cpu_use"] = {name: deque(calls, CPU_WINDOW) for name, calls in self._cpu_use.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._cpu_lock = threading.Lock()
 
     # registration -----------------------------------------------------------------
     def tool(
@@ -96,6 +125,7 @@ class Toolset:
         retries: int = 0,
         timeout: float | None = None,
         blocking_io: bool = False,
+        cpu_bound: bool = False,
     ):
         """Register ``fn`` as a tool (usable bare or with keyword options).
 
@@ -104,6 +134,12 @@ class Toolset:
         thread, not a core, so the fusion pass groups its independent calls into one
         Dask task that runs them on threads at the same time. A ``ValueError`` refuses it
         on a coroutine function, which waits without a thread and is grouped already.
+
+        ``cpu_bound=True`` says that a plain function computes in Python (it holds the
+        interpreter lock): the fusion pass never groups its independent calls, however
+        short, so Dask spreads them over worker processes. Undeclared, a tool is treated so
+        once its calls measured it (``observe_cpu``). A ``ValueError`` refuses it on a
+        coroutine function, and together with ``blocking_io``.
         """
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -124,6 +160,7 @@ class Toolset:
                 retries=int(retries),
                 timeout=timeout,
                 blocking_io=bool(blocking_io),
+                cpu_bound=bool(cpu_bound),
             )
             self._tools[tool_name] = Tool(fn=func, signature=sig)
             return func
@@ -158,8 +195,57 @@ class Toolset:
         return len(self._tools)
 
     def signatures(self) -> dict[str, ToolSignature]:
-        """The catalogue the plan compiler checks plans against."""
-        return {name: tool.signature for name, tool in self._tools.items()}
+        """The catalogue the plan compiler checks plans against; tools that measured CPU-bound
+        (``observe_cpu``) are marked ``cpu_bound`` in it (and no longer ``blocking_io``)."""
+        computing = self._computing
+        return {
+            name: _as_cpu_bound(tool.signature) if name in computing else tool.signature
+            for name, tool in self._tools.items()
+        }
+
+    # learning which tools compute ---------------------------------------------------------
+    def observe_cpu(self, calls: Iterable[tuple[str, float, float]]) -> None:
+        """Learn from finished blocking calls, each ``(tool, CPU seconds, seconds it had to compute
+        in)`` (``Observation.cpu`` and ``Observation.cpu_window``; the dispatcher hands them over).
+
+        A tool whose last ``CPU_WINDOW`` calls (at least ``CPU_BOUND_MIN_CALLS``) computed at least
+        ``CPU_BOUND_SHARE`` of that time, ``CPU_BOUND_MIN_S`` or more per call on average, is
+        ``cpu_bound`` in the signatures of the plans compiled from then on (the next plan of a
+        replan, later runs with this Toolset); one whose recent calls stop computing is no longer.
+        Safe to call from several runs' threads at once."""
+        with self._cpu_lock:
+            changed = {}
+            for name, cpu, window in calls:
+                if name not in self._tools or window <= 0:
+                    continue
+                recent = self._cpu_use.get(name)
+                if recent is None:
+                    recent = self._cpu_use[name] = deque(maxlen=CPU_WINDOW)
+                recent.append((cpu, window))
+                changed[name] = recent
+            if not changed:
+                return
+            computing = set(self._computing)
+            for name, recent in changed.items():
+                cpu = sum(c for c, _ in recent)
+                window = sum(w for _, w in recent)
+                if (
+                    len(recent) >= CPU_BOUND_MIN_CALLS
+                    and cpu >= CPU_BOUND_SHARE * window
+                    and cpu >= CPU_BOUND_MIN_S * len(recent)
+                    and not self._tools[name].signature.is_async
+                ):
+                    computing.add(name)
+                else:
+                    computing.discard(name)
+            self._computing = frozenset(computing)
+
+    def cpu_share(self, tool_name: str) -> float | None:
+        """The share of their time the tool's recent calls computed (``observe_cpu``); None before any."""
+        with self._cpu_lock:
+            recent = list(self._cpu_use.get(tool_name, ()))
+        window = sum(w for _, w in recent)
+        return sum(c for c, _ in recent) / window if window > 0 else None
 
     def merged(self, other: "Toolset", name: str | None = None) -> "Toolset":
         combined = Toolset(name or f"{self.name}+{other.name}", self.description, self.examples + other.examples)
@@ -184,6 +270,13 @@ class Toolset:
 
     def __repr__(self) -> str:
         return f"Toolset({self.name!r}, tools={list(self._tools)})"
+
+
+def _as_cpu_bound(signature: ToolSignature) -> ToolSignature:
+    """A learned CPU-bound tool's signature: a measurement outweighs a ``blocking_io`` declaration."""
+    if signature.cpu_bound:
+        return signature
+    return replace(signature, cpu_bound=True, blocking_io=False)
 
 
 BUILTIN_TOOLSETS = {"demo": "llmcompiler_provider.tools.demo:demo"}

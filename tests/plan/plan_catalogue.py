@@ -16,6 +16,8 @@ CATALOGUE = {
         timeout=30.0,
     ),
     "notify": ToolSignature("notify", (Param("message"),), pure=False, cost=0.1),
+    # pure-Python scoring: holds the interpreter lock, so fusion keeps its calls apart
+    "rank": ToolSignature("rank", (Param("text"), Param("context", required=False)), cost=0.01, cpu_bound=True),
     # def concat(sep, *parts, upper=False)
     "concat": ToolSignature(
         "concat",

@@ -5,9 +5,9 @@ transfer; for calls of 5 to 100 ms that is most of the overhead. This pass sets
 ``graph.units`` (the dispatcher turns each unit into one Dask task, which runs
 its calls as a dataflow: a call starts the moment its inputs inside the unit are
 done, ready calls run concurrently, and each keeps its own start and stop).
-Three rules, all chosen so that no call starts later than it would alone, except
-that a unit hands its results over together (a consumer of one sibling waits for
-the group, hence similar cost estimates):
+Three rules and one exception, all chosen so that no call starts later than it
+would alone, except that a unit hands its results over together (a consumer of
+one sibling waits for the group, hence similar cost estimates):
 
 * **Siblings.** Calls without ``resources`` that need exactly the same units
   (the same upstream Dask tasks) and have a similar cost estimate (within a
@@ -16,14 +16,21 @@ the group, hence similar cost estimates):
   unit; blocking calls declared to wait on I/O (``ToolSignature.blocking_io``),
   up to ``MAX_THREAD_GROUP`` per unit, each on a thread of its own; or short
   blocking calls (cost up to ``SHORT_S``) up to ``SHORT_BUDGET_S`` of estimated
-  work per unit (were they CPU-bound, a unit of them would run one after
-  another). Coroutine and blocking-I/O calls form separate groups: a unit made
-  only of coroutine calls runs on the worker's event loop without taking a
-  worker thread, and one blocking call would cost it that. Other long blocking
-  calls stay alone, since the pass cannot tell their waiting from computing:
-  worker processes run them in parallel. Calls with resources stay alone so
-  that each holds its own slot (a GPU slot is never shared by two calls of one
-  unit), and batched calls are never grouped as coroutine or blocking-I/O calls.
+  work per unit, unless they are CPU-bound. Coroutine and blocking-I/O calls
+  form separate groups: a unit made only of coroutine calls runs on the
+  worker's event loop without taking a worker thread, and one blocking call
+  would cost it that. Other long blocking calls stay alone, since the pass
+  cannot tell their waiting from computing: worker processes run them in
+  parallel. Calls with resources stay alone so that each holds its own slot (a
+  GPU slot is never shared by two calls of one unit), and batched calls are
+  never grouped as coroutine or blocking-I/O calls.
+* **CPU-bound calls stay alone** (``ToolSignature.cpu_bound``: declared by the
+  tool, or learned by its ``Toolset`` once its calls measured mostly CPU time
+  on the workers). Siblings of one unit share one worker process and take turns
+  at its interpreter lock: a unit of computing calls runs them one after
+  another, where apart Dask spreads them over worker processes. So fusion never
+  makes such a plan slower than the same plan unfused. They still join chains:
+  a chain's calls run one after another anyway.
 * **Chains.** A unit whose results are read by exactly one other unit fuses
   into it when that unit waits for nothing the first did not already wait for,
   and both need the same resources. Neither could start earlier apart, and a
@@ -73,11 +80,15 @@ MAX_ISLAND = 5000
 def fusion(graph: TaskGraph, catalogue: Mapping[str, ToolSignature]) -> TaskGraph:
     """Group the calls into execution units, each run by one Dask task.
 
+    Below, ``llm`` needs a GPU slot and ``rank`` is ``cpu_bound``: each of their calls stays a unit.
+
     Example:
         1. math("a")               1. math("a")
-        2. math("b")          ->   2. math("b")
-        3. search([$1, $2])        3. search([$1, $2])
+        2. math("b")               2. math("b")
+        3. search([$1, $2])   ->   3. search([$1, $2])
         4. llm($3)                 4. llm($3)
+        5. rank("x", [$3])         5. rank("x", [$3])
+        6. rank("y", [$3])         6. rank("y", [$3])
                                    # one Dask task: 1, 2, 3
     """
     if not graph.tasks:
@@ -208,6 +219,8 @@ def _classify(task: Task, catalogue: Mapping[str, ToolSignature]) -> tuple[str |
     if task.resources:
         return None, cost_class
     signature = catalogue.get(task.tool)
+    if signature is not None and signature.cpu_bound:  # it would take turns at one interpreter lock
+        return None, cost_class
     if signature is not None and not task.batch_of:
         if signature.is_async:
             return "async", cost_class
