@@ -78,6 +78,7 @@ class LLMCompilerRun:
             self.result.cluster = cluster_info
         self._cancelled = threading.Event()
         self._dispatcher: Dispatcher | None = None
+        self._planning_since: float | None = None  # when the planning under way started
 
     # control --------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -145,7 +146,7 @@ class LLMCompilerRun:
             self._check_cancelled()
             dispatcher = Dispatcher(self.client, toolset, result.run_id, len(result.plans))
             self._dispatcher = dispatcher
-            plan_started = time.time()
+            plan_started = self._planning_since = time.time()
             if self.plan_text is not None and iteration == 0:
                 graph = self._compile_given_plan(toolset, dispatcher)
                 text = self.plan_text
@@ -153,6 +154,7 @@ class LLMCompilerRun:
                 graph, text = self._plan(toolset, dispatcher, iteration, previous)
             planned = time.time()
             result.timings.planning_s += planned - plan_started
+            self._planning_since = None
             if dispatcher.first_dispatch is not None:
                 if result.timings.first_dispatch_s is None:
                     result.timings.first_dispatch_s = dispatcher.first_dispatch - result.started
@@ -261,6 +263,8 @@ class LLMCompilerRun:
     def _fill_timings(self) -> None:
         result = self.result
         result.timings.wall_s = (result.finished or time.time()) - result.started
+        if self._planning_since is not None:  # the run failed or stopped while planning: every attempt counts
+            result.timings.planning_s += (result.finished or time.time()) - self._planning_since
         result.fill_figures()
         if self.llm is not None:
             result.planner_model = self.llm.model_name
