@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "llmcompiler_provider"
-CORE = ("plan", "tools", "llm", "agent", "execution", "store", "results.py", "metrics.py", "home.py", "simulate.py")
+CORE = ("plan", "tools", "llm", "agent", "execution", "store", "results.py", "figures.py", "run_text.py",
+        "run_metrics.py", "tool_costs.py", "home.py", "simulate.py")
 AIRFLOW_FACE = ("hooks", "operators", "triggers", "ui", "links.py", "airflow_tools.py")
 
 
