@@ -172,6 +172,47 @@ def test_require_join(workdir):
     assert done.stderr_text.strip() == "open.txt:2:1: error: the plan does not end with join()"
 
 
+SLIPPED_PLAN = """```
+1. search(Eiffel Tower height)
+2. summarize("over $5 and $1", [$1]
+3. join()
+```
+"""
+
+
+def test_a_plan_compiles_exactly_unless_repair_is_asked_for(workdir):
+    (workdir / "slips.txt").write_text(SLIPPED_PLAN)
+    exact = compile_cmd(workdir, "slips.txt")
+    assert exact.returncode == 2 and exact.stderr_text.startswith("slips.txt:1:1: error: expected a numbered action")
+    done = compile_cmd(workdir, "slips.txt", "--repair", "--format", "json")
+    assert done.returncode == 0, done.stderr_text
+    assert [t["kwargs"] for t in json.loads(done.stdout_text)["tasks"]] == [
+        {"query": "Eiffel Tower height"}, {"text": "over $5 and ${1}", "context": ["$1"]}]
+    assert done.stderr_text.splitlines() == [
+        "slips.txt:1:1: warning: Markdown code fence dropped",
+        'slips.txt:2:11: warning: unquoted argument text taken as one string: "Eiffel Tower height"',
+        "slips.txt:3:20: warning: '$5' in a string is no earlier task's result: kept as the text '$5'",
+        "slips.txt:3:36: warning: missing ')' at the end of the line: added",
+        "slips.txt:5:1: warning: Markdown code fence dropped",
+    ]
+
+
+def test_with_repair_what_cannot_be_repaired_is_an_error_among_the_warnings(workdir):
+    (workdir / "bad.txt").write_text("1. search(Eiffel Tower)\n2. search(os.path)\n3. join()\n")
+    done = compile_cmd(workdir, "bad.txt", "--repair")
+    assert done.returncode == 2 and done.stdout_text == ""
+    assert done.stderr_text.splitlines() == [
+        'bad.txt:1:11: warning: unquoted argument text taken as one string: "Eiffel Tower"',
+        "bad.txt:2:13: error: attribute access is not allowed in a plan",
+    ]
+
+
+def test_compile_help_documents_repair(workdir):
+    done = compile_cmd(workdir, "--help")
+    assert done.returncode == 0
+    assert "--repair" in done.stdout_text and "Markdown code fences" in " ".join(done.stdout_text.split())
+
+
 def test_an_unknown_toolset_is_a_clear_error(workdir):
     env = {**os.environ, "PYTHONPATH": str(workdir)}
     done = subprocess.run(

@@ -152,10 +152,10 @@ class Repairer:
         known = len(analyzer.diagnostics), len(analyzer.warnings)
         task = self._add(edit.text, last)
         for found, start in zip((analyzer.diagnostics, analyzer.warnings), known):
-            for i in range(start, len(found)):  # what the analyzer found on the repaired line: where it is as written
+            for i in range(start, len(found)):  # found on the repaired line: placed where it is as written
                 if found[i].line == line_no:
                     found[i] = replace(found[i], col=edit.written_index(found[i].col - 1) + 1)
-        for index, message in edit.notes:
+        for index, message in sorted(edit.notes, key=lambda note: note[0]):
             self._warn(line_no, index + 1, message)
         return task
 
@@ -166,7 +166,8 @@ class Repairer:
         """A fence line, or any line after join(): given to the analyzer as written, and
         dropped with a warning if it rejects it (rejecting such a line changes nothing else)."""
         analyzer = self.analyzer
-        fence = _FENCE.fullmatch(text) is not None and (self._fence_open or not (analyzer.defined or analyzer.done))
+        before_plan = not (analyzer.defined or analyzer.done)
+        fence = _FENCE.fullmatch(text) is not None and (self._fence_open or before_plan)
         if not fence and not analyzer.done:
             return self._add(text, last)  # a fence inside the plan: an error as ever
         if fence:  # it opens or closes the fence around the plan, dropped or (continuing a Thought) kept
@@ -228,7 +229,8 @@ class Repairer:
         assert number is not None
         literal = []
         for ref in call.refs:
-            if ref.offset == 0 or ref.id < number and (ref.id in analyzer.defined or ref.id in analyzer.prior_ids):
+            earlier = ref.id < number and (ref.id in analyzer.defined or ref.id in analyzer.prior_ids)
+            if ref.offset == 0 or earlier:
                 continue  # a bare $N argument (never repaired), or a reference to an earlier task
             index = call.col(ref.token, ref.offset) - 1
             dollar = _DOLLAR.match(text, index)
@@ -236,7 +238,8 @@ class Repairer:
                 literal.append((edit.written_index(index), dollar.group()))
         for at, written in literal:
             edit.inserts.append((at, "\\"))
-            edit.notes.append((at, f"'{written}' in a string is no earlier task's result: kept as the text '{written}'"))
+            message = f"'{written}' in a string is no earlier task's result: kept as the text '{written}'"
+            edit.notes.append((at, message))
 
 
 def _closed(text: str, start: int, error: PlanSyntaxError) -> _Edit | None:
