@@ -83,6 +83,9 @@ class PlanIteration(_Record):
     tasks: list[TaskRecord] = Field(default_factory=list)
     thought: str | None = None
     compile_errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="the compiler's warnings: each repair of the "
+                                                                  "planner's text, each string read as a number; "
+                                                                  "one FILE:LINE:COL: warning: MESSAGE line each")
 
 
 class LLMCall(_Record):

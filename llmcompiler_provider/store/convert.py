@@ -125,6 +125,7 @@ def plan_rows(result: RunResult) -> list[Plan]:
             text=clean_text(plan.text or ""),
             thought=clean_text(plan.thought),
             compile_errors=[clean_text(e, ERROR_CHARS) for e in plan.compile_errors],
+            warnings=[clean_text(w, ERROR_CHARS) for w in plan.warnings],
         )
         for plan in result.plans
     ]
@@ -252,7 +253,8 @@ def run_result(run: Run, plans: list[Plan], tasks: list[Task], calls: list[LLMCa
         prompt_hash=run.prompt_hash,
         answer=run.answer,
         plans=[PlanIteration(iteration=p.iteration, text=p.text, thought=p.thought,
-                             compile_errors=p.compile_errors or [], tasks=tasks_by_plan.get(p.iteration, []))
+                             compile_errors=p.compile_errors or [], warnings=p.warnings or [],
+                             tasks=tasks_by_plan.get(p.iteration, []))
                for p in plans],
         llm_calls=[llm_call(c) for c in calls],
         metrics_saved=True,

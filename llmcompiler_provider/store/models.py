@@ -104,6 +104,7 @@ class Plan(Base):
     text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     thought: Mapped[str | None] = mapped_column(Text)
     compile_errors: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    warnings: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # '[]' for older plans (0002)
 
     __table_args__ = (UniqueConstraint("run_id", "iteration", name="uq_plan_run_iteration"),)
 

@@ -46,6 +46,7 @@ class PlanView:
     text: str
     thought: str | None
     compile_errors: list[str]
+    warnings: list[str]  # the compiler's repairs of the plan's text
     graph_svg: str
     tasks: list[TaskRow]
 
@@ -149,6 +150,7 @@ def _plans(run: RunResult) -> list[PlanView]:
             text=plan.text,
             thought=plan.thought,
             compile_errors=plan.compile_errors,
+            warnings=plan.warnings,
             graph_svg=render_task_graph(plan.tasks, graph_id=f"plan{plan.iteration}", label=f"{title}: task graph"),
             tasks=[_task_row(task, run.started) for task in plan.tasks],
         ))

@@ -38,7 +38,7 @@ def stored_runs(store_url, make_result, make_task):
 def test_db_upgrade_migrates_the_given_store(store_url):
     done = llmcompiler("db", "upgrade", "--store", store_url)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("is at revision 0001")
+    assert done.stdout.strip().endswith("is at revision 0002")
 
 
 def test_db_upgrade_uses_the_home_folder_by_default():

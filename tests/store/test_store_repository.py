@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from llmcompiler_provider.store import StoreError, get_engine, get_run, list_runs, save_run, trend, upgrade
-from llmcompiler_provider.results import Timings
+from llmcompiler_provider.results import PlanIteration, Timings
 from llmcompiler_provider.store.engine import alembic_config
 
 AIRFLOW_TRY = {"dag_id": "nightly", "run_id": "scheduled__2026-01-01", "task_id": "ask", "map_index": None,
@@ -64,6 +65,35 @@ def test_a_run_round_trips_with_its_plans_tasks_and_calls(store_url, make_result
     assert [(c.role, c.prompt_tokens, c.completion_tokens) for c in stored.llm_calls] == [
         ("planner", 120, 40), ("joiner", 200, 10)]
     assert stored.llm_calls[0].ttft_s == 0.1
+
+
+def test_a_plans_warnings_and_compile_errors_round_trip(store_url, make_result):
+    result = make_result()
+    result.plans[0].warnings = ['<planner>:1:11: warning: unquoted argument text taken as one string: "a"']
+    result.plans.insert(0, PlanIteration(iteration=0, text="1. serch(a)", compile_errors=["<planner>:1:4: error: x"],
+                                         warnings=['<planner>:1:10: warning: unquoted argument text ...']))
+    result.plans[1].iteration = 1
+    save_run(result, store_url)
+
+    stored = get_run(result.run_id, store_url)
+
+    assert [(p.compile_errors, p.warnings) for p in stored.plans] == [(p.compile_errors, p.warnings) for p in result.plans]
+
+
+def test_plans_stored_before_warnings_were_recorded_have_none(store_url):
+    command.upgrade(alembic_config(store_url), "0001")
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO run (id, status, started, gpu_fallback, cluster_workers, gpu_slots, task_count, "
+            "replan_count, failed_task_count, prompt_tokens, completion_tokens, saved_at) "
+            "VALUES ('old', 'success', CURRENT_TIMESTAMP, false, 0, 0, 0, 0, 0, 0, 0, CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO plan (run_id, iteration, text, compile_errors) VALUES ('old', 0, 'join()', '[]')"))
+    engine.dispose()
+
+    assert upgrade(store_url) == "0002"
+    assert [(p.text, p.warnings) for p in get_run("old", store_url).plans] == [("join()", [])]
 
 
 def test_a_failed_run_keeps_its_cause_and_the_tasks_that_finished(store_url, make_result, make_task):

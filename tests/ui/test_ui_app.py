@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from llmcompiler_provider.results import LLMCall, RunResult
+from llmcompiler_provider.results import LLMCall, PlanIteration, RunResult
 from llmcompiler_provider.store import save_run
 from llmcompiler_provider.ui import create_app, create_standalone_app
 from llmcompiler_provider.ui.access import Viewer
@@ -241,6 +241,26 @@ def test_a_run_that_failed_before_any_plan_shows_its_error_and_no_charts(store_u
     assert "the planner could not reach http://llm:8000/v1" in page and "connection refused" in page
     assert 'class="task-graph"' not in page and "No answer (the run failed)." in page
     assert len(re.findall(r'<rect [^>]*class="bar ', page)) == 1  # the planner call
+
+
+def test_a_plans_repairs_are_shown_as_warnings_next_to_its_compile_errors(store_url: str):
+    unquoted = '<planner>:1:11: warning: unquoted argument text taken as one string: "Pulp Fiction"'
+    fence = "<planner>:1:1: warning: Markdown code fence dropped"
+    run = RunResult(
+        status="success", prompt="a movie like Pulp Fiction?", started=1_750_000_000.0,
+        plans=[PlanIteration(iteration=0, text="```\n1. serch(Pulp Fiction)", warnings=[fence],
+                             compile_errors=["<planner>:2:4: error: unknown tool 'serch'"]),
+               PlanIteration(iteration=1, text="1. search(Pulp Fiction)\n2. join()", warnings=[unquoted])],
+    )
+    save_run(run, store_url)
+    with TestClient(create_standalone_app(store_url)) as one_run:
+        page = one_run.get(f"{PREFIX}/runs/{run.run_id}").text
+        detail = one_run.get(f"{PREFIX}/api/runs/{run.run_id}").json()
+    first, second = page.split("<h2>Plan 2 (replan)</h2>")
+    assert f'<p class="notice warning mono">{escape(fence)}</p>' in first
+    assert '<p class="notice error mono">&lt;planner&gt;:2:4: error: unknown tool' in first
+    assert f'<p class="notice warning mono">{escape(unquoted)}</p>' in second and "notice error" not in second
+    assert [p["warnings"] for p in detail["plans"]] == [[fence], [unquoted]]
 
 
 def test_a_run_still_running_shows_what_has_run_so_far(store_url: str):
