@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from llmcompiler_provider.agent.prompts import planner_messages
 from llmcompiler_provider.execution.dispatch import Dispatcher
 from llmcompiler_provider.llm import ChatModel, LLMError, Usage, plan_grammar
 from llmcompiler_provider.llm.base import TextStream
-from llmcompiler_provider.plan import END_OF_PLAN, PlanError, PlanStream, compile_plan
+from llmcompiler_provider.plan import END_OF_PLAN, Diagnostic, PlanError, PlanStream, compile_plan
 from llmcompiler_provider.plan.ir import Task, TaskGraph
 from llmcompiler_provider.results import LLMCall
 from llmcompiler_provider.tools.registry import Toolset
 
 
 class PlanFailed(Exception):
-    """The planner's text did not compile; ``text`` is what it wrote."""
+    """The planner's text did not compile; ``text`` is what it wrote, ``warnings`` the
+    repairs made before it failed (``FILE:LINE:COL: warning: MESSAGE`` lines)."""
 
     def __init__(self, error: PlanError, text: str) -> None:
         super().__init__(str(error))
         self.error = error
         self.text = text
+        self.warnings = [str(w) for w in error.warnings]
+
+
+@dataclass
+class Planned:
+    """A plan the planner wrote that compiled: its graph, its text, its warnings (repairs)."""
+
+    graph: TaskGraph
+    text: str
+    warnings: list[str]
 
 
 def llm_call_record(role: str, llm: ChatModel, stream: TextStream, started: float,
@@ -53,19 +65,24 @@ def stream_plan(
     optimize: bool = True,
     disabled_passes: tuple[str, ...] = (),
     max_tokens: int = 384,
+    repair: bool = True,
     calls: list[LLMCall],
     cancelled: threading.Event | None = None,
     on_task: Callable[[Task], None] = lambda task: None,
-) -> tuple[TaskGraph, str]:
-    """Ask ``llm`` for a plan and dispatch it; returns the compiled graph and the plan text.
+) -> Planned:
+    """Ask ``llm`` for a plan and dispatch it; returns the compiled graph, the plan text and its warnings.
 
     Streaming, every task goes to Dask the moment its line is complete (only the
     streaming-safe optimizations apply); otherwise the whole plan is compiled and
-    optimized first. Raises ``PlanFailed`` when the text does not compile.
+    optimized first. With ``repair`` (the default) the compiler repairs the slips
+    planners make (``plan.repair``), each with a warning. Raises ``PlanFailed``
+    when the text does not compile.
     """
     catalogue = toolset.signatures()
     messages = planner_messages(question, toolset, previous=previous, compile_errors=compile_errors)
-    stream = PlanStream(catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes)
+    stream = PlanStream(
+        catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes, repair=repair
+    )
     text = ""
     started = time.time()
     llm_error: str | None = None  # the LLM call's failure, recorded with the call
@@ -93,15 +110,17 @@ def stream_plan(
     finally:
         pieces.close()
         calls.append(llm_call_record("planner", llm, pieces, started, llm_error))
+    warnings: list[Diagnostic] = []
     try:
         if streaming:
-            return stream.close(require_join=True), text
+            return Planned(stream.close(require_join=True), text, [str(w) for w in stream.warnings])
         graph = compile_plan(
-            text, catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes, require_join=True
+            text, catalogue, source="<planner>", optimize=optimize, disabled_passes=disabled_passes,
+            require_join=True, repair=repair, warnings=warnings,
         )
     except PlanError as error:
         raise PlanFailed(error, text) from None
     dispatcher.submit_graph(graph)
     for task in graph:
         on_task(task)
-    return graph, text
+    return Planned(graph, text, [str(w) for w in warnings])

@@ -16,7 +16,7 @@ from llmcompiler_provider.agent.planner import PlanFailed, stream_plan
 from llmcompiler_provider.execution.cluster import ClientStart, ClusterOptions
 from llmcompiler_provider.execution.dispatch import Dispatcher
 from llmcompiler_provider.execution.tool_calls import Observation
-from llmcompiler_provider.plan import PlanError, compile_plan
+from llmcompiler_provider.plan import Diagnostic, PlanError, compile_plan
 from llmcompiler_provider.plan.ir import TaskGraph
 from llmcompiler_provider.results import AirflowIdentity, ClusterInfo, PlanIteration, RunResult, preview
 from llmcompiler_provider.store.location import NO_STORE
@@ -44,6 +44,7 @@ class RunConfig:
     streaming: bool = True  # dispatch each task the moment its line is complete
     run_timeout: float | None = 900.0  # seconds for a plan iteration's tasks to finish
     planner_max_tokens: int = 384
+    repair_plans: bool = True  # repair the planner's slips with warnings (plan.repair); given plans stay exact
     store_url: str | None = None  # None: the default store; NO_STORE ("none"): do not record
     store_strict: bool = False
     airflow: AirflowIdentity | None = None
@@ -147,11 +148,12 @@ class LLMCompilerRun:
             dispatcher = Dispatcher(self.client, toolset, result.run_id, len(result.plans))
             self._dispatcher = dispatcher
             plan_started = self._planning_since = time.time()
+            warnings: list[str] = []  # the compiler's, as FILE:LINE:COL: warning: lines
             if self.plan_text is not None and iteration == 0:
-                graph = self._compile_given_plan(toolset, dispatcher)
+                graph = self._compile_given_plan(toolset, dispatcher, warnings)
                 text = self.plan_text
             else:
-                graph, text = self._plan(toolset, dispatcher, iteration, previous)
+                graph, text, warnings = self._plan(toolset, dispatcher, iteration, previous)
             planned = time.time()
             result.timings.planning_s += planned - plan_started
             self._planning_since = None
@@ -163,7 +165,8 @@ class LLMCompilerRun:
             result.timings.execution_s += time.time() - (dispatcher.first_dispatch or planned)
             # Dask's reschedule counts are added after the joiner started (they are not in its input)
             records = dispatcher.records(observations, graph, with_reschedules=False)
-            result.plans.append(PlanIteration(iteration=len(result.plans), text=text, tasks=records, thought=graph.thought))
+            result.plans.append(PlanIteration(iteration=len(result.plans), text=text, tasks=records,
+                                              thought=graph.thought, warnings=warnings))
             self.on_event("finished", {"iteration": iteration, "tasks": len(records)})
             dispatcher.ask_reschedules()  # answered while the joiner runs
             try:
@@ -179,14 +182,17 @@ class LLMCompilerRun:
             previous.append((text, observed))
         raise RuntimeError(f"no answer after {self.config.max_replans} replans")
 
-    def _compile_given_plan(self, toolset: Toolset, dispatcher: Dispatcher) -> TaskGraph:
+    def _compile_given_plan(self, toolset: Toolset, dispatcher: Dispatcher, warnings: list[str]) -> TaskGraph:
+        found: list[Diagnostic] = []
         graph = compile_plan(
             self.plan_text or "",
             toolset.signatures(),
             source="<plan>",
             optimize=self.config.optimize,
             disabled_passes=self.config.disabled_passes,
+            warnings=found,
         )
+        warnings += map(str, found)
         self._check_cancelled()
         dispatcher.submit_graph(graph)
         self.on_event("planned", {"tasks": len(graph)})
@@ -194,13 +200,13 @@ class LLMCompilerRun:
 
     def _plan(
         self, toolset: Toolset, dispatcher: Dispatcher, iteration: int, previous: list[tuple[str, str]]
-    ) -> tuple[TaskGraph, str]:
+    ) -> tuple[TaskGraph, str, list[str]]:
         errors: str | None = None
         last_error: PlanError | None = None
         for _attempt in range(self.config.max_plan_attempts):
             self._check_cancelled()
             try:
-                return stream_plan(
+                planned = stream_plan(
                     self.llm,
                     self.prompt or "",
                     toolset,
@@ -211,16 +217,19 @@ class LLMCompilerRun:
                     optimize=self.config.optimize,
                     disabled_passes=self.config.disabled_passes,
                     max_tokens=self.config.planner_max_tokens,
+                    repair=self.config.repair_plans,
                     calls=self.result.llm_calls,
                     cancelled=self._cancelled,
                     on_task=lambda task: self.on_event("planned", {"task": task.id, "tool": task.tool}),
                 )
+                return planned.graph, planned.text, planned.warnings
             except PlanFailed as failure:
                 dispatcher.reset()
                 last_error, errors = failure.error, str(failure.error)
                 dispatcher.iteration = len(self.result.plans) + 1
                 self.result.plans.append(
-                    PlanIteration(iteration=len(self.result.plans), text=failure.text, compile_errors=errors.splitlines())
+                    PlanIteration(iteration=len(self.result.plans), text=failure.text,
+                                  compile_errors=errors.splitlines(), warnings=failure.warnings)
                 )
         assert last_error is not None
         raise last_error

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_result(result: RunResult) -> None:
     for plan in result.plans:
-        for line in plan.compile_errors:
+        for line in plan.compile_errors + plan.warnings:  # the warnings: the compiler's repairs
             print(line)
     print(task_table(result))
     print(timings_line(result))

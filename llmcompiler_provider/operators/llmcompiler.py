@@ -66,6 +66,11 @@ class LLMCompilerOperator(BaseOperator):
     :param max_replans: how many times the joiner may ask for a new plan.
     :param optimize: run the plan optimizer; ``disabled_passes`` switches single passes off.
     :param streaming: dispatch each task the moment its plan line is complete.
+    :param repair_plans: let the compiler repair the slips planners make instead of
+        asking the planner again (unquoted argument text, a missing final ``)``, code
+        fences, ``$5`` in a string, text after ``join()``), each recorded as a warning
+        with the run (default True). It governs the planner's plans, first plans and
+        replans alike; a ``plan`` given here always compiles exactly.
     :param gpu_fallback: ``"cpu"`` runs GPU tools on CPU slots when no GPU is
         visible; ``"fail"`` refuses to.
     :param embedded_cluster: settings of the embedded cluster (without ``dask_conn_id``):
@@ -103,6 +108,7 @@ class LLMCompilerOperator(BaseOperator):
         optimize: bool = True,
         disabled_passes: Sequence[str] = (),
         streaming: bool = True,
+        repair_plans: bool = True,
         gpu_fallback: str = "cpu",
         embedded_cluster: Mapping[str, Any] | None = None,
         run_timeout: float = 900.0,
@@ -136,6 +142,7 @@ class LLMCompilerOperator(BaseOperator):
         self.optimize = optimize
         self.disabled_passes = tuple(disabled_passes)
         self.streaming = streaming
+        self.repair_plans = repair_plans
         self.gpu_fallback = gpu_fallback
         self.embedded_cluster = dict(embedded_cluster or {})
         self.run_timeout = run_timeout
@@ -178,6 +185,7 @@ class LLMCompilerOperator(BaseOperator):
             optimize=self.optimize,
             disabled_passes=self.disabled_passes,
             streaming=self.streaming,
+            repair_plans=self.repair_plans,
             run_timeout=self.run_timeout,
             store_url=store_url,
             airflow=task_try_identity(context),
