@@ -23,11 +23,12 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def plans_text(result: RunResult) -> str:
-    """Every plan iteration's text, with its compile errors."""
+    """Every plan iteration's text, with its repairs (warnings) and compile errors."""
     parts = []
     for plan in result.plans:
         thought = f" (thought: {plan.thought})" if plan.thought else ""
         parts.append(f"--- plan {plan.iteration}{thought}\n{plan.text.rstrip()}")
+        parts.extend(f"  {line}" for line in plan.warnings)
         parts.extend(f"  error: {line}" for line in plan.compile_errors)
     return "\n".join(parts) if parts else "(no plan)"
 
