@@ -22,13 +22,25 @@ REPLAN_RULES = """\
 
 JOINER_RULES = """\
 Answer the question from the observations of the plan that was run: one line of thought, then an action.
-Finish(answer) gives the final answer in words.
-Example:
-Thought: The observations say the Nile is 6650 kilometres long and the Amazon 6400 kilometres.
-Action: Finish(The Nile is longer: 6650 km against 6400 km.)
-Only when the observations cannot answer the question and another plan could, ask for one instead:
-Thought: The population of Spain was not looked up.
-Action: Replan(look up the population of Spain)"""
+Finish(answer) gives the final answer in words."""
+JOINER_REPLAN_RULE = """
+Only when the observations cannot answer the question and another plan could, write \
+Replan(what the next plan must find out) instead of Finish."""
+JOINER_LAST_RULE = "\nNo more plans can run: answer with Finish now."
+
+#: the joiner's worked examples, as chat turns (the question, plan and observations; the reply), in
+#: placeholders (X, Y, N): a small model copies an example's words into unrelated answers, so an example says
+#: nothing a question could take as its answer (a concrete one came back word for word; bare placeholders
+#: like <answer> came back too). The Replan one is shown only while another plan can run, and first.
+JOINER_REPLAN_EXAMPLE = (
+    ("How long are X and Y together?", '1. search("X length")\n2. join()',
+     "$1 = search('X length')\nObservation: X: X is N km long."),
+    "Thought: The observations say how long X is, but not Y.\nAction: Replan(look up the length of Y)",
+)
+JOINER_FINISH_EXAMPLE = (
+    ("How long is X?", '1. search("X length")\n2. join()', "$1 = search('X length')\nObservation: X: X is N km long."),
+    "Thought: The observation says X is N km long.\nAction: Finish(X is N km long.)",
+)
 
 
 def planner_messages(
@@ -61,6 +73,13 @@ def planner_messages(
 
 
 def joiner_messages(question: str, plan_text: str, observations: str, *, can_replan: bool) -> list[dict[str, str]]:
-    rules = JOINER_RULES if can_replan else JOINER_RULES.split("\nOnly when")[0] + "\nNo more plans can run: answer with Finish now."
-    user = f"Question: {question}\n\nPlan:\n{plan_text.strip()}\n\nObservations:\n{observations.strip()}"
-    return [{"role": "system", "content": rules}, {"role": "user", "content": user}]
+    """The chat messages asking the joiner to answer (or, ``can_replan``, to ask for another plan)."""
+    rules = JOINER_RULES + (JOINER_REPLAN_RULE if can_replan else JOINER_LAST_RULE)
+    messages = [{"role": "system", "content": rules}]
+    for example, reply in (JOINER_REPLAN_EXAMPLE, JOINER_FINISH_EXAMPLE) if can_replan else (JOINER_FINISH_EXAMPLE,):
+        messages += [{"role": "user", "content": _joiner_input(*example)}, {"role": "assistant", "content": reply}]
+    return messages + [{"role": "user", "content": _joiner_input(question, plan_text, observations)}]
+
+
+def _joiner_input(question: str, plan_text: str, observations: str) -> str:
+    return f"Question: {question}\n\nPlan:\n{plan_text.strip()}\n\nObservations:\n{observations.strip()}"
