@@ -298,7 +298,8 @@ class PlanAnalyzer:
         for col, message in checked.errors:
             self.error(col, message)
         if len(self.warnings) < MAX_ERRORS:
-            self.warnings.extend(Diagnostic(self.source, self.line_no, col, text) for col, text in checked.warnings)
+            self.warnings.extend(Diagnostic(self.source, self.line_no, col, text, severity="warning")
+                                 for col, text in checked.warnings)
         return checked.bound
 
     def _check_number(self, call: Call) -> bool:

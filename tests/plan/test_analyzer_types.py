@@ -203,7 +203,7 @@ def test_a_plain_number_string_is_read_as_the_number_with_a_warning():
     analyzer = PlanAnalyzer(typed_toolset().signatures())
     task = analyzer.add_line('1. count("42")')
     assert task.kwargs == {"n": 42} and analyzer.diagnostics == []
-    assert [str(w).replace(": error: ", ": warning: ") for w in analyzer.warnings] == [
+    assert [str(w) for w in analyzer.warnings] == [
         "<plan>:1:10: warning: count() argument 'n' expects int: the string \"42\" is read as the number 42"
     ]
     task = analyzer.add_line('2. scale("-2.5", by="3")')
@@ -240,3 +240,15 @@ def test_compatibility_of_declared_results():
     assert not could_hold(list_of(STR), list_of(INT))
     assert could_hold(type_of_hint(Literal["a"]), STR) and not could_hold(type_of_hint(Literal["a"]), INT)
     assert isinstance(type_of_hint(int), ArgType)
+
+
+def test_the_conversion_warning_reaches_compile_plan_and_the_stream():
+    catalogue = typed_toolset().signatures()
+    warnings: list = []
+    graph = compile_plan('1. count("42")\n2. join()', catalogue, warnings=warnings)
+    assert graph.tasks[1].kwargs == {"n": 42}
+    expected = ["<plan>:1:10: warning: count() argument 'n' expects int: the string \"42\" is read as the number 42"]
+    assert [str(w) for w in warnings] == expected
+    stream = PlanStream(catalogue)
+    stream.feed('1. count("42")\n2. join()\n')
+    assert [str(w) for w in stream.warnings] == expected
