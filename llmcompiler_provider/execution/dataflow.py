@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 import time
 from typing import Any, Callable
@@ -29,6 +28,7 @@ from llmcompiler_provider.execution.tool_calls import (
     UnitResults,
     is_coroutine_call,
     render,
+    timed_call,
     unpack_calls,
 )
 from llmcompiler_provider.plan.ir import Interp, Ref, map_refs
@@ -74,7 +74,9 @@ def _worker_address() -> str:
         return "local"
 
 
-def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None, obs: Observation) -> Any:
+def _invoke(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None, obs: Observation
+) -> Any:
     """Call a tool, sync or async, enforcing its timeout (Dask has none). A blocking call's CPU time
     is added to ``obs`` (an attempt that timed out adds none: its thread is still running)."""
     if asyncio.iscoroutinefunction(fn):
@@ -82,11 +84,11 @@ def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | 
     spent = [0.0, 0.0]
     try:
         if timeout is None:
-            return _timed(fn, args, kwargs, spent)
+            return timed_call(fn, args, kwargs, spent)
         # A thread cannot be killed: on timeout the call is abandoned, its result discarded.
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmcompiler-timeout")
         try:
-            return pool.submit(_timed, fn, args, kwargs, spent).result(timeout=timeout)
+            return pool.submit(timed_call, fn, args, kwargs, spent).result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             spent = [0.0, 0.0]  # not the abandoned thread's: it may still add to the list
             raise TimeoutError(f"timed out after {timeout:g} s") from None
@@ -95,42 +97,6 @@ def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | 
     finally:
         obs.cpu = (obs.cpu or 0.0) + spent[0]
         obs.cpu_window = (obs.cpu_window or 0.0) + spent[1]
-
-
-def _timed(fn: Callable[..., Any], args: tuple, kwargs: dict, spent: list[float]) -> Any:
-    """``fn(*args, **kwargs)`` on this thread, adding to ``spent`` its CPU seconds and the seconds it
-    had to compute in (``Observation.cpu`` and ``cpu_window``, what the client learns CPU-bound
-    tools from: ``Toolset.observe_cpu``). The clocks cost about 7 µs, up to 0.15 ms in a process of
-    thousands of threads (the process clock adds theirs up)."""
-    wall, thread, process, delay = time.perf_counter(), time.thread_time(), time.process_time(), _run_delay()
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        own = time.thread_time() - thread
-        others = max(0.0, time.process_time() - process - own)
-        spent[0] += own
-        spent[1] += max(own, time.perf_counter() - wall - others - max(0.0, _run_delay() - delay))
-
-
-_SCHEDSTAT = "/proc/thread-self/schedstat"
-_schedstat = os.path.exists(_SCHEDSTAT)
-
-
-def _run_delay() -> float:
-    """Seconds this thread has waited, runnable, for a core (Linux's schedstat; 0.0 elsewhere): on a
-    busy machine, time other processes had the cores, which is neither computing nor waiting on I/O.
-    Opened for each read (3 µs): a descriptor kept per thread could run a process of thousands of
-    threads out of them."""
-    if not _schedstat:
-        return 0.0
-    try:
-        fd = os.open(_SCHEDSTAT, os.O_RDONLY)
-        try:
-            return int(os.read(fd, 64).split()[1]) / 1e9
-        finally:
-            os.close(fd)
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 async def _await_within(coroutine: Any, timeout: float | None) -> Any:
