@@ -199,8 +199,8 @@ def _predictions(data: dict[str, Any]) -> list[str]:
     out = [
         "## Simulator predictions",
         "",
-        "`llmcompiler simulate` on each plan, cluster of the same shape, declared tool costs (plus: `crunch` is "
-        "pure Python), calibrated on this machine with two figures measured apart from the workloads: "
+        "`llmcompiler simulate` on each plan, cluster of the same shape, declared tool costs (plus: `crunch` and "
+        "`crunch_12ms` are pure Python), calibrated on this machine with two figures measured apart from the workloads: "
         f"a no-op Dask task's round trip ({sim['unit_overhead_s'] * 1000:.1f} ms per Dask task) and the client's "
         f"own work per call without a cluster ({sim['client_per_call_s'] * 1e6:.0f} µs: compile, build and "
         "pickle the calls, unpickle the observations, build the records). Against the measured median wall.",

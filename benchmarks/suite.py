@@ -13,7 +13,14 @@ from benchmarks.executors.base import Executor, Outcome, Prepared
 from benchmarks.profiling import client_cost_per_call, dask_round_trip, profile_runs
 from benchmarks.progress import Progress
 from benchmarks.replay import DEFAULT_TOKENS_PER_S, join_arrival, line_arrivals, stream_duration
-from benchmarks.tools import CRUNCH_COST_S, GPU_S, bench, calibrate_crunch, process_scaling
+from benchmarks.tools import (
+    CRUNCH_COST_S,
+    CRUNCH_SHORT_COST_S,
+    GPU_S,
+    bench,
+    calibrate_crunch,
+    process_scaling,
+)
 from benchmarks.workloads import Workload
 from llmcompiler_provider.plan import compile_plan
 from llmcompiler_provider.simulate import ClusterShape, simulate
@@ -47,7 +54,8 @@ SUITES = {
         (
             "fanout-8x200ms", "fanout-64x100ms", "fanout-512x5ms", "layers-4x4x100ms", "chain-20x20ms",
             "random-dag-1000", "llmc-compare-2", "llmc-lookups-4", "llmc-lookups-math", "fanout-64x100ms-blocking",
-            "streamed-llmc-compare-2", "streamed-llmc-lookups-math", "cpu-fanout-8x200ms", "gpu-fanout-16x100ms",
+            "streamed-llmc-compare-2", "streamed-llmc-lookups-math", "cpu-fanout-8x200ms", "cpu-fanout-8x12ms",
+            "gpu-fanout-16x100ms",
         ),
         description="every workload shape, 3 repeats (2 for 500+ calls and streamed plans, sequential once), "
         "compile growth measured once",
@@ -272,9 +280,11 @@ def _measure(prepared: Prepared, executor: Executor, repeats: int, progress: Pro
 
 
 def simulator_costs() -> dict[str, ToolCost]:
-    """Declared costs, plus what the suite knows: ``crunch`` is pure Python of about 200 ms here."""
+    """Declared costs, plus what the suite knows: ``crunch`` is pure Python of about 200 ms here,
+    ``crunch_12ms`` of about 12 ms."""
     costs = declared_costs(bench.signatures())
     costs["crunch"] = ToolCost(CRUNCH_COST_S, cpu=1.0)
+    costs["crunch_12ms"] = ToolCost(CRUNCH_SHORT_COST_S, cpu=1.0)
     return costs
 
 

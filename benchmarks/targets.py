@@ -1,4 +1,5 @@
-"""Issue 7's targets, each met or missed and by how much, from the rows of the suite's JSON."""
+"""Issue 7's targets (and issue 14's for CPU-bound plans), each met or missed and by how much, from the
+rows of the suite's JSON."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from benchmarks.suite import SuiteResult
 LONG_CALL_WORKLOADS = (
     "fanout-8x200ms", "fanout-64x100ms", "layers-4x4x100ms", "llmc-lookups-4", "fanout-64x100ms-blocking",
 )
+#: CPU-bound workloads long enough to show two processes' scaling (the 1.8x target)
+SCALING_WORKLOADS = ("cpu-fanout-8x200ms",)
+#: issue 14: on a CPU-bound plan, at most this much slower than hand-written Dask
+CPU_VS_DASK = 0.05
 OURS = "llmcompiler"
 STREAMED = "llmcompiler-streamed"
 POLLING = "asyncio-poll-10ms"
@@ -40,8 +45,14 @@ def targets(rows: list[dict[str, Any]], result: SuiteResult) -> list[dict[str, A
                                f"{ours['overhead_s']*1000:.0f} ms vs {polling['overhead_s']*1000:.0f} ms "
                                f"({diff*1000:+.0f} ms)"))
     for ours in (r for r in rows if r["executor"] == OURS and r["kind"] == "cpu"):
+        dask = row(rows, ours["workload"], DASK)
+        if dask:
+            ratio = ours["wall_s"] / dask["wall_s"] - 1
+            out.append(_target(f"{ours['workload']}: within {CPU_VS_DASK:.0%} of hand-written Dask",
+                               ratio <= CPU_VS_DASK,
+                               f"{ours['wall_s']*1000:.0f} ms vs {dask['wall_s']*1000:.0f} ms ({ratio:+.1%})"))
         polling = row(rows, ours["workload"], POLLING)
-        if polling:
+        if polling and ours["workload"] in SCALING_WORKLOADS:
             speedup = polling["wall_s"] / ours["wall_s"]
             ceiling = result.machine.get("two_process_scaling")
             note = f"; two processes run the same work {ceiling:.2f}x as fast as one here" if ceiling else ""

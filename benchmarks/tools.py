@@ -8,6 +8,10 @@
   side, as it groups the coroutine tools' fan-outs.
 * ``crunch``: pure-Python arithmetic holding the GIL; ``work`` loop iterations
   (the suite calibrates how many make about 200 ms on the machine).
+* ``crunch_12ms``: the same arithmetic with a 12 ms estimate (the suite gives it
+  12 ms of work): short enough that the fusion pass grouped a fan-out of eight into
+  one Dask task. Not declared ``cpu_bound``, so the suite shows the toolset learning
+  it from its first run's measurements.
 * ``gpu_100ms``: needs one ``GPU`` slot and 100 ms of it; degrades when two share a
   slot (:mod:`benchmarks.gpu_sim`; simulated on the CPU).
 * ``search`` / ``math``: the LLMCompiler benchmarks' tools: a 200 ms lookup that
@@ -33,6 +37,7 @@ IO_LATENCIES_MS = (5, 20, 25, 100, 200)
 SEARCH_S = 0.2
 GPU_S = 0.1
 CRUNCH_COST_S = 0.2
+CRUNCH_SHORT_COST_S = 0.012
 
 
 def _io_tool(ms: int) -> None:
@@ -61,6 +66,12 @@ def block_100ms(label: str, after: list = []) -> str:  # noqa: B006
 @bench.tool(cost=CRUNCH_COST_S)
 def crunch(label: str, work: int, after: list = []) -> int:  # noqa: B006
     """Pure-Python arithmetic: ``work`` iterations holding the GIL."""
+    return crunch_loop(work)
+
+
+@bench.tool(cost=CRUNCH_SHORT_COST_S)
+def crunch_12ms(label: str, work: int, after: list = []) -> int:  # noqa: B006
+    """Pure-Python arithmetic, a short call: ``work`` iterations holding the GIL."""
     return crunch_loop(work)
 
 

@@ -95,8 +95,8 @@ def lookups_then_math() -> str:
     )
 
 
-def cpu_fan_out(n: int, work: int) -> str:
-    return _plan([f'crunch("block {i}", {work})' for i in range(1, n + 1)], f"{n} pure-Python computations")
+def cpu_fan_out(n: int, work: int, tool: str = "crunch") -> str:
+    return _plan([f'{tool}("block {i}", {work})' for i in range(1, n + 1)], f"{n} pure-Python computations")
 
 
 def io_workloads() -> list[Workload]:
@@ -135,7 +135,15 @@ def streamed_workloads() -> list[Workload]:
 
 
 def cpu_workloads(work: int) -> list[Workload]:
-    return [Workload("cpu-fanout-8x200ms", "cpu", cpu_fan_out(8, work), "8 pure-Python computations of about 200 ms")]
+    """``work``: ``crunch`` iterations that take about 200 ms here."""
+    return [
+        Workload("cpu-fanout-8x200ms", "cpu", cpu_fan_out(8, work), "8 pure-Python computations of about 200 ms"),
+        Workload(
+            "cpu-fanout-8x12ms", "cpu", cpu_fan_out(8, max(1, work * 12 // 200), "crunch_12ms"),
+            "8 pure-Python computations of about 12 ms (short: fusion grouped them until the toolset "
+            "measured that they compute)",
+        ),
+    ]
 
 
 def gpu_workloads() -> list[Workload]:
