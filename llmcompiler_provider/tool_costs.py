@@ -1,5 +1,5 @@
 """What a tool call costs, for the simulator (``simulate``): declared by tools
-(``ToolSignature.cost``, seconds, no ``cpu`` share), given in a JSON file
+(``ToolSignature.cost``, seconds; all of it computing for a ``cpu_bound`` tool), given in a JSON file
 (``{"tool": seconds}`` or ``{"tool": {"seconds": s, "cpu": c}}``) or learned from the
 metrics store (the median recorded duration of each tool's successful calls).
 """
@@ -23,7 +23,8 @@ class ToolCost:
 
 
 def declared_costs(catalogue: Mapping[str, ToolSignature]) -> dict[str, ToolCost]:
-    return {name: ToolCost(max(0.0, float(sig.cost))) for name, sig in catalogue.items()}
+    """Each tool's declared cost; a ``cpu_bound`` tool computes all of it (it holds its process's lock)."""
+    return {name: ToolCost(max(0.0, float(sig.cost)), 1.0 if sig.cpu_bound else 0.0) for name, sig in catalogue.items()}
 
 
 def load_costs(path: str) -> dict[str, ToolCost]:

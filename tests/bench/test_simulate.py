@@ -137,3 +137,16 @@ def test_a_streamed_plan_dispatches_each_call_when_its_line_arrives():
     result = simulate([graph], ClusterShape(2, 32), arrivals=arrivals, unit_overhead_s=0.0)
     assert starts(result) == {1: 0.5, 2: 1.0, 3: 0.6}  # 3 arrived at 0.55 but needs 1, done at 0.6
     assert result.wall_s == pytest.approx(1.1)
+
+
+def test_a_declared_cpu_bound_tool_is_simulated_as_computing():
+    from llmcompiler_provider.plan.signature import Param, ToolSignature
+    from llmcompiler_provider.tool_costs import declared_costs
+
+    rank = ToolSignature("rank", params=(Param("text"),), cost=0.2, cpu_bound=True)
+    costs = declared_costs({"rank": rank, "fetch": ToolSignature("fetch", cost=0.2)})
+    assert costs == {"rank": ToolCost(0.2, 1.0), "fetch": ToolCost(0.2, 0.0)}
+    graph = compile_plan("\n".join(f'{i}. rank("x{i}")' for i in range(1, 5)) + "\n5. join()", {"rank": rank},
+                         optimize=False)
+    one_process = simulate([graph], ClusterShape(workers=1, threads=8, cores=4), costs)
+    assert one_process.wall_s == pytest.approx(0.8, rel=0.05)  # four computations take turns at one lock
