@@ -91,6 +91,7 @@ class PlanIteration(_Record):
 class LLMCall(_Record):
     role: str  # planner | joiner
     model: str | None = None
+    provider: str | None = Field(None, exclude=True, description="gen_ai.provider.name (tracing only, not stored)")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0

@@ -44,6 +44,7 @@ def llm_call_record(role: str, llm: ChatModel, stream: TextStream, started: floa
     return LLMCall(
         role=role,
         model=llm.model_name,
+        provider=getattr(llm, "provider_name", None),
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         latency_s=usage.latency_s or (time.time() - started),

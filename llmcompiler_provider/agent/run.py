@@ -22,6 +22,7 @@ from llmcompiler_provider.results import AirflowIdentity, ClusterInfo, PlanItera
 from llmcompiler_provider.store.location import NO_STORE
 from llmcompiler_provider.llm import ChatModel, LLMError
 from llmcompiler_provider.tools.registry import Toolset, ToolsetNotFound, load_toolset
+from llmcompiler_provider.tracing import emit_run_trace
 
 #: (event name, details) -> None; events: planned, dispatched, finished, joined, status
 EventCallback = Callable[[str, dict[str, Any]], None]
@@ -296,7 +297,8 @@ def _observations_text(graph: TaskGraph, observations: dict[int, Observation], r
 
 def record_run(result: RunResult, store_url: str | None, *, strict: bool = False) -> None:
     """Save ``result`` in the metrics store (``store_url`` None: the default one; ``NO_STORE``: none),
-    and note on it whether that worked."""
+    and note on it whether that worked; send it as a trace when OpenTelemetry is configured."""
+    emit_run_trace(result)
     if store_url is not None and store_url.lower() == NO_STORE:
         return
     from llmcompiler_provider.store import save_run_safely

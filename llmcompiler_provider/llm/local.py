@@ -165,6 +165,8 @@ def render_chat(model: LoadedModel, messages: list[dict]) -> str:
 class LocalChatModel(StreamingChatModel):
     """A chat model running in this process on the CPU (SmolLM2-135M-Instruct by default)."""
 
+    provider_name = "llama_cpp"  # gen_ai.provider.name in traces
+
     def __init__(
         self,
         model_path: str | None = None,

@@ -50,6 +50,8 @@ _SECRET_LIKE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-*.]{6,}")
 class OpenAIChatModel(StreamingChatModel):
     """A chat model behind an OpenAI-compatible HTTP endpoint, streamed."""
 
+    provider_name = "openai"  # gen_ai.provider.name in traces
+
     def __init__(
         self,
         base_url: str | None,

@@ -1,5 +1,6 @@
 """Secrets (an LLM API key, a store password) never reach the logs, the run result (what XCom
-carries), the metrics store, the command line's output or the UI's pages and JSON.
+carries), the metrics store, the trace sent to an OTLP collector (content opt-in on), the command
+line's output or the UI's pages and JSON.
 
 The endpoint is a scripted OpenAI-compatible server that checks nothing but records what it
 got, so each test first proves the key was really sent; one scenario echoes the key back in
@@ -20,6 +21,7 @@ import pytest
 from distributed import Client, LocalCluster
 from faulty_model import Fault, FaultyModelServer
 from fastapi.testclient import TestClient
+from otlp_receiver import OTLPReceiver, otlp_env, run_tree
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
 from llmcompiler_provider.llm import OpenAIChatModel
@@ -75,11 +77,15 @@ def run_with(server, name, threaded_cluster, sqlite_url):
 
 @pytest.mark.parametrize("name", ["ok", "echoes-key"])
 def test_the_api_key_is_sent_but_never_logged_returned_stored_or_shown(
-    name, server, threaded_cluster, sqlite_url, caplog, capfd
+    name, server, threaded_cluster, sqlite_url, caplog, capfd, monkeypatch
 ):
     caplog.set_level(logging.DEBUG)
-    result = run_with(server, name, threaded_cluster, sqlite_url)
+    with OTLPReceiver() as collector:
+        otlp_env(monkeypatch, collector, LLMCOMPILER_TRACE_CONTENT="true")  # the most a trace can hold
+        result = run_with(server, name, threaded_cluster, sqlite_url)
     assert sent_key(server, name)
+    _, chats, _ = run_tree(collector.spans)
+    assert chats and any(c.status_message for c in chats) is (name == "echoes-key")  # the trace was sent
     assert result.status == ("success" if name == "ok" else "failed"), result.error
     if name == "echoes-key":
         assert "the server said: Incorrect API key provided: ***." in result.error  # its words, not the key
@@ -91,6 +97,7 @@ def test_the_api_key_is_sent_but_never_logged_returned_stored_or_shown(
         "XCom summary": json.dumps(metrics_summary(result), default=str),
         "store": store_bytes(sqlite_url).decode("latin-1"),
         "UI": ui_responses(sqlite_url, result.run_id),
+        "trace": b"".join(collector.bodies).decode("latin-1"),
     }
     for where, text in places.items():
         assert API_KEY not in text, f"the API key leaked into the {where}"
