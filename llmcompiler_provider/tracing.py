@@ -82,6 +82,16 @@ def _provider_from_env() -> Any:
         return _own_provider
 
 
+def shutdown() -> None:
+    """Send what the tracer provider this module made still holds, close its exporters and forget it,
+    so that the next run makes one from the ``OTEL_*`` variables as they are then."""
+    global _own_provider
+    with _lock:
+        provider, _own_provider = _own_provider, None
+    if provider is not None:
+        provider.shutdown()
+
+
 def _ns(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1e9)
 

@@ -104,14 +104,14 @@ class OTLPReceiver:
 def otlp_env(monkeypatch: Any, receiver: OTLPReceiver, **extra: str) -> None:
     """Point the SDK's OTLP/HTTP exporter at ``receiver`` through the standard variables only, and
     forget any tracer provider an earlier test made from other variables."""
-    import llmcompiler_provider.tracing as tracing
+    from llmcompiler_provider import tracing
 
+    tracing.shutdown()
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
     for key, value in extra.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(tracing, "_own_provider", None)
 
 
 def run_tree(spans: list[ReceivedSpan]) -> tuple[ReceivedSpan, list[ReceivedSpan], list[ReceivedSpan]]:
