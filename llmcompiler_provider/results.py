@@ -58,6 +58,9 @@ class TaskRecord(_Record):
     error: str | None = None
     result: str | None = Field(None, description="a preview of the result's text")
     unit: str | None = Field(None, description="the Dask key that ran it")
+    source: str | None = Field(None, description="None: it ran for this run; 'batch': another run of the batch "
+                                                 "ran the identical call and shared its result; 'cache': the "
+                                                 "store's tool result cache answered it (cache_ttl)")
 
     @property
     def ran(self) -> bool:
@@ -98,6 +101,12 @@ class LLMCall(_Record):
     ttft_s: float | None = None
     started: float | None = None
     error: str | None = None
+    finish_reason: str | None = Field(None, description="why the model stopped: stop, length, ... "
+                                                        "(gen_ai.response.finish_reasons)")
+    queued_s: float = Field(0.0, description="time the request waited for the endpoint's admission control "
+                                             "and retries (not counted against its timeout)")
+    retries: int = Field(0, description="times the request was tried again (429, 503, a stream cut short)")
+    rate_limited: int = Field(0, description="HTTP 429/503 answers the request received")
 
 
 class ClusterInfo(_Record):
@@ -140,6 +149,8 @@ class Counts(_Record):
     tasks: int = 0
     replans: int = 0
     failed_tasks: int = 0
+    shared_calls: int = Field(0, description="tool calls answered by an identical call of another run of the batch")
+    cache_hits: int = Field(0, description="tool calls answered by the store's tool result cache")
 
 
 class Tokens(_Record):
@@ -165,6 +176,8 @@ class _RunFacts(_Record):
     started: float = Field(default_factory=time.time)
     finished: float | None = None
     timings: Timings = Field(default_factory=Timings)
+    batch_id: str | None = Field(None, description="the batch the run belongs to")
+    prompt_id: str | None = Field(None, description="the prompt's id within its batch")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -199,7 +212,9 @@ class RunResult(_RunFacts):
     def counts(self) -> Counts:
         tasks = self.all_tasks
         return Counts(tasks=len(tasks), replans=replans(self.plans),
-                      failed_tasks=sum(1 for t in tasks if t.status == "failed"))
+                      failed_tasks=sum(1 for t in tasks if t.status == "failed"),
+                      shared_calls=sum(1 for t in tasks if t.source == "batch"),
+                      cache_hits=sum(1 for t in tasks if t.source == "cache"))
 
     @computed_field  # type: ignore[prop-decorator]
     @property

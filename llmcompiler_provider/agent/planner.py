@@ -51,6 +51,10 @@ def llm_call_record(role: str, llm: ChatModel, stream: TextStream, started: floa
         ttft_s=usage.ttft_s,
         started=started,
         error=error,
+        finish_reason=usage.finish_reason,
+        queued_s=usage.queued_s,
+        retries=usage.retries,
+        rate_limited=usage.rate_limited,
     )
 
 

@@ -20,6 +20,13 @@ class Usage:
     ttft_s: float | None = None
     #: False when the backend did not report token counts and they were estimated
     exact: bool = True
+    #: why the model stopped ("stop", "length", ...), when the backend said
+    finish_reason: str | None = None
+    #: seconds spent waiting for admission and before retries (not part of the answer's timeout)
+    queued_s: float = 0.0
+    #: times the request was tried again, and HTTP 429/503 answers among its attempts
+    retries: int = 0
+    rate_limited: int = 0
 
 
 @runtime_checkable
