@@ -9,13 +9,15 @@ run, with the times the run recorded: tool spans carry the times measured on the
 
 Span tree (see docs/tracing.md)::
 
-    invoke_workflow llmcompiler
-      chat {model}              one per LLM call (planner, joiner)
-      execute_tool {tool}       one per task that ran
+    invoke_workflow llmcompiler.batch   one per batch (start_batch_trace ... end_batch_trace)
+      invoke_workflow llmcompiler       one per run
+        chat {model}                    one per LLM call (planner, joiner)
+        execute_tool {tool}             one per task that ran
 
-The run's span is a child of the span current where the run is recorded (Airflow's task span
-when Airflow's traces are on), else of the ``TRACEPARENT`` environment variable's context, else
-a root. Tool arguments and results go into spans only when ``LLMCOMPILER_TRACE_CONTENT=true``.
+A run's span is a child of its batch's span when the run belongs to an open batch trace, else
+of the span current where the run is recorded (Airflow's task span ``worker.{task_id}`` when
+Airflow's traces are on), else of the ``TRACEPARENT`` environment variable's context, else a
+root. Tool arguments and results go into spans only when ``LLMCOMPILER_TRACE_CONTENT=true``.
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ import logging
 import os
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from llmcompiler_provider.batch_results import BatchSummary
 from llmcompiler_provider.figures import replans
-from llmcompiler_provider.results import RunResult
+from llmcompiler_provider.results import AirflowIdentity, RunResult
 
 log = logging.getLogger(__name__)
 
 CONTENT_ENV = "LLMCOMPILER_TRACE_CONTENT"
 SPAN_NAME = "invoke_workflow llmcompiler"
+BATCH_SPAN_NAME = "invoke_workflow llmcompiler.batch"
 FLUSH_TIMEOUT_MS = 5000
 
 _lock = threading.Lock()
@@ -111,17 +117,160 @@ def _parent_context() -> Any:
     return TraceContextTextMapPropagator().extract(carrier) if carrier else None
 
 
-def emit_run_trace(result: RunResult) -> None:
-    """Send ``result`` as a trace when traces are configured; never fails the run."""
-    provider = _installed_sdk_provider()
-    if provider is None and not traces_configured():
+def _traces_on() -> bool:
+    """Cheap (no OpenTelemetry import): an SDK tracer provider is installed, or OTEL_* asks for traces."""
+    return _installed_sdk_provider() is not None or traces_configured()
+
+
+def _active_provider() -> Any:
+    """The tracer provider spans go to, or None when traces are off; a failure to set one up from
+    the ``OTEL_*`` variables (an exporter that is not installed) is logged and gives None."""
+    if not _traces_on():
+        return None
+    try:
+        return _installed_sdk_provider() or _provider_from_env()
+    except Exception as exc:
+        log.warning("could not set up OpenTelemetry traces: %s", exc)
+        return None
+
+
+@dataclass
+class BatchTrace:
+    """A batch's open span, from :func:`start_batch_trace`; its runs' spans go beneath it."""
+
+    batch_id: str
+    span: Any
+    context: Any  # an OpenTelemetry Context in which the batch's span is current
+    provider: Any
+    last_end: float = field(default=0.0)  # the latest end of a run traced beneath it (epoch seconds)
+
+
+_open_batches: dict[str, BatchTrace] = {}  # batch id -> its open trace, for runs recorded without `parent`
+
+
+def start_batch_trace(batch_id: str, name: str | None = None, airflow: AirflowIdentity | None = None,
+                      started: float | None = None) -> BatchTrace | None:
+    """Open the ``invoke_workflow llmcompiler.batch`` span of a batch; None when traces are off.
+
+    Call it once when the batch starts (``started``: its start, epoch seconds; default now) and
+    :func:`end_batch_trace` once when it ends, in the same process. Until then every run traced
+    in this process with ``result.batch_id == batch_id`` (or ``emit_run_trace(result, parent=it)``)
+    is a child of this span. The batch's span itself is a child of the current span (Airflow's
+    task span under ``LLMCompilerBatchOperator``), else of ``TRACEPARENT``, else a root. Never
+    raises: a tracing failure is logged and gives None::
+
+        trace = start_batch_trace(summary.batch_id, summary.name, summary.airflow, summary.started)
+        ...  # runs whose RunResult.batch_id is summary.batch_id, recorded with record_run
+        end_batch_trace(trace, summary)
+    """
+    provider = _active_provider()
+    if provider is None:
+        return None
+    try:
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "invoke_workflow",
+            "gen_ai.workflow.name": "llmcompiler.batch",
+            "llmcompiler.batch.id": batch_id,
+            **_airflow_attributes(airflow),
+        }
+        if name:
+            attributes["llmcompiler.batch.name"] = name
+        span = provider.get_tracer("llmcompiler_provider").start_span(
+            BATCH_SPAN_NAME, context=_parent_context(), kind=SpanKind.INTERNAL, attributes=attributes,
+            start_time=_ns(started if started is not None else time.time()))
+        batch = BatchTrace(batch_id, span, trace.set_span_in_context(span), provider)
+    except Exception as exc:  # tracing is a side channel: it must not fail a batch
+        log.warning("could not start the batch's trace: %s", exc)
+        return None
+    with _lock:
+        _open_batches[batch_id] = batch
+    return batch
+
+
+def end_batch_trace(batch: BatchTrace | None, summary: BatchSummary) -> None:
+    """Close a batch's span with ``summary``'s figures as attributes, and send it; never raises.
+
+    The span ends at ``summary.finished`` (now when unset), or at the end of its last run if that
+    is later. Status ERROR with ``summary.error`` unless the batch's status is ``success``.
+    Does nothing when ``batch`` is None (traces off)."""
+    if batch is None:
+        return
+    with _lock:
+        if _open_batches.get(batch.batch_id) is batch:
+            del _open_batches[batch.batch_id]
+    try:
+        batch.span.set_attributes(_batch_attributes(summary))
+        if summary.status != "success":
+            _set_error(batch.span, summary.error or f"the batch ended {summary.status}: "
+                                                    f"{summary.failed} of {summary.total} prompts failed")
+        end = max(summary.finished or time.time(), batch.last_end)
+        batch.span.end(end_time=_ns(end))
+        batch.provider.force_flush(FLUSH_TIMEOUT_MS)
+    except Exception as exc:
+        log.warning("could not send the batch's trace: %s", exc)
+
+
+def _batch_attributes(summary: BatchSummary) -> dict[str, Any]:
+    """The summary's figures (never its options, which may name connections and paths)."""
+    attributes: dict[str, Any] = {
+        "llmcompiler.batch.status": summary.status,
+        "llmcompiler.batch.total": summary.total,
+        "llmcompiler.batch.succeeded": summary.succeeded,
+        "llmcompiler.batch.failed": summary.failed,
+        "llmcompiler.batch.skipped": summary.skipped,
+        "llmcompiler.batch.resumed": summary.resumed,
+        "llmcompiler.batch.wall_s": summary.wall_s,
+        "llmcompiler.batch.runs_per_minute": summary.runs_per_minute,
+        "llmcompiler.batch.llm_requests": summary.llm_requests,
+        "llmcompiler.batch.rate_limited": summary.rate_limited,
+        "llmcompiler.batch.tool_calls": summary.tool_calls,
+        "llmcompiler.batch.tool_calls_deduplicated": summary.tool_calls_deduplicated,
+        "gen_ai.usage.input_tokens": summary.tokens.prompt,
+        "gen_ai.usage.output_tokens": summary.tokens.completion,
+    }
+    if summary.cost is not None:
+        attributes["llmcompiler.batch.cost"] = summary.cost
+    return attributes
+
+
+def emit_run_trace(result: RunResult, parent: BatchTrace | None = None) -> None:
+    """Send ``result`` as a trace when traces are configured; never fails the run.
+
+    ``parent``: the batch trace the run's span goes beneath; by default the open batch trace of
+    ``result.batch_id`` in this process, if any. A run inside a batch is not flushed on its own:
+    the exporter sends it in the background and :func:`end_batch_trace` flushes the rest."""
+    if parent is None:
+        if not _traces_on():
+            return
+        if result.batch_id is not None:
+            with _lock:
+                parent = _open_batches.get(result.batch_id)
+    provider = parent.provider if parent is not None else _active_provider()
+    if provider is None:
         return
     try:
-        provider = provider or _provider_from_env()
-        _write_spans(provider.get_tracer("llmcompiler_provider"), result)
-        provider.force_flush(FLUSH_TIMEOUT_MS)
+        end = _write_spans(provider.get_tracer("llmcompiler_provider"), result,
+                           parent.context if parent is not None else _parent_context())
+        if parent is None:
+            provider.force_flush(FLUSH_TIMEOUT_MS)
+        else:
+            with _lock:
+                parent.last_end = max(parent.last_end, end)
     except Exception as exc:  # tracing is a side channel: a broken collector must not fail a run
         log.warning("could not send the run's trace: %s", exc)
+
+
+def _airflow_attributes(airflow: AirflowIdentity | None) -> dict[str, Any]:
+    """The Airflow task try as the names Airflow's own task spans use."""
+    if airflow is None:
+        return {}
+    named = {"airflow.dag_id": airflow.dag_id, "airflow.task_id": airflow.task_id,
+             "airflow.dag_run.run_id": airflow.run_id, "airflow.task_instance.map_index": airflow.map_index,
+             "airflow.task_instance.try_number": airflow.try_number}
+    return {key: value for key, value in named.items() if value is not None}
 
 
 def _set_error(span: Any, error: str | None) -> None:
@@ -132,7 +281,8 @@ def _set_error(span: Any, error: str | None) -> None:
         span.set_status(Status(StatusCode.ERROR, error))
 
 
-def _write_spans(tracer: Any, result: RunResult) -> None:
+def _write_spans(tracer: Any, result: RunResult, parent: Any) -> float:
+    """Write the run's spans beneath ``parent`` (an OTel Context, or None: a root); returns their end."""
     from opentelemetry import trace
     from opentelemetry.trace import SpanKind
 
@@ -151,14 +301,12 @@ def _write_spans(tracer: Any, result: RunResult) -> None:
     }
     if result.toolset:
         attributes["llmcompiler.toolset"] = result.toolset
-    if result.airflow is not None:  # the names Airflow's own task spans use
-        for key, value in {"airflow.dag_id": result.airflow.dag_id, "airflow.task_id": result.airflow.task_id,
-                           "airflow.dag_run.run_id": result.airflow.run_id,
-                           "airflow.task_instance.map_index": result.airflow.map_index,
-                           "airflow.task_instance.try_number": result.airflow.try_number}.items():
-            if value is not None:
-                attributes[key] = value
-    run_span = tracer.start_span(SPAN_NAME, context=_parent_context(), kind=SpanKind.INTERNAL,
+    if result.batch_id is not None:
+        attributes["llmcompiler.batch.id"] = result.batch_id
+    if result.prompt_id is not None:
+        attributes["llmcompiler.batch.prompt_id"] = result.prompt_id
+    attributes.update(_airflow_attributes(result.airflow))
+    run_span = tracer.start_span(SPAN_NAME, context=parent, kind=SpanKind.INTERNAL,
                                  attributes=attributes, start_time=_ns(result.started))
     _set_error(run_span, result.error if result.status != "success" else None)
     inside = trace.set_span_in_context(run_span)
@@ -176,6 +324,8 @@ def _write_spans(tracer: Any, result: RunResult) -> None:
             "gen_ai.usage.output_tokens": call.completion_tokens,
             "llmcompiler.llm.role": call.role,
         })
+        if call.finish_reason:
+            span.set_attribute("gen_ai.response.finish_reasons", [call.finish_reason])
         if call.ttft_s is not None:
             span.set_attribute("gen_ai.response.time_to_first_chunk", call.ttft_s)
         _set_error(span, call.error)
@@ -206,3 +356,4 @@ def _write_spans(tracer: Any, result: RunResult) -> None:
         span.end(end_time=_ns(task.stop or task.start))
 
     run_span.end(end_time=_ns(end))
+    return end

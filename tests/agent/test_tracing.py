@@ -1,7 +1,11 @@
 """A run becomes an OpenTelemetry GenAI trace, sent by the SDK's OTLP/HTTP exporter to a real
 receiver on loopback (tests/otlp_receiver.py): a streamed run with a replan gives one
 ``invoke_workflow`` span with its ``chat`` and ``execute_tool`` spans beneath, at the times the run
-recorded; nothing is sent (or imported) when traces are not configured."""
+recorded; a batch gives one ``invoke_workflow llmcompiler.batch`` span with its runs beneath;
+nothing is sent (or imported) when traces are not configured.
+
+The batch tests trace synthetic ``RunResult``s and a ``BatchSummary``: the batch runner only
+calls ``start_batch_trace`` / ``end_batch_trace`` around runs recorded as any other run."""
 
 from __future__ import annotations
 
@@ -9,13 +13,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from otlp_receiver import OTLPReceiver, otlp_env, run_tree
 from scripted_llm import ScriptedModelServer
 
+from llmcompiler_provider import tracing
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.batch_results import BatchSummary
 from llmcompiler_provider.llm import OpenAIChatModel
+from llmcompiler_provider.results import AirflowIdentity, LLMCall, PlanIteration, RunResult, TaskRecord, Tokens
 from llmcompiler_provider.store.location import NO_STORE
 
 PLAN_1 = '1. search("Eiffel Tower height")\n2. search("Statue of Liberty height")\n3. join()\n<END_OF_PLAN>'
@@ -101,18 +109,114 @@ def test_a_failed_tool_and_a_traceparent_from_the_environment(cluster_client, mo
     assert tools[0].attributes["llmcompiler.task.status"] == "failed"
 
 
+def synthetic_run(started: float, batch_id: str | None = None, prompt_id: str | None = None,
+                  finish_reasons: tuple[str | None, str | None] = ("stop", "stop")) -> RunResult:
+    """A run as the agent records it: a planner call, one tool call on a worker, a joiner call."""
+    planner, joiner = (LLMCall(role=role, model="m-1", provider="openai", prompt_tokens=40, completion_tokens=9,
+                               latency_s=0.2, ttft_s=0.05, started=started + offset, finish_reason=reason)
+                       for role, offset, reason in (("planner", 0.01, finish_reasons[0]),
+                                                    ("joiner", 0.6, finish_reasons[1])))
+    task = TaskRecord(id=1, tool="search", args=["Nile"], status="success", worker="tcp://127.0.0.1:4000",
+                      start=started + 0.3, stop=started + 0.5, attempts=1, result="6650 km")
+    return RunResult(prompt="How long is the Nile?", status="success", toolset="demo", started=started,
+                     finished=started + 0.9, batch_id=batch_id, prompt_id=prompt_id, llm_calls=[planner, joiner],
+                     plans=[PlanIteration(iteration=0, text='1. search("Nile")\n2. join()', tasks=[task])])
+
+
+def test_chat_spans_carry_the_finish_reason_each_call_recorded(monkeypatch):
+    result = synthetic_run(time.time() - 5, finish_reasons=("length", None))
+    with OTLPReceiver() as receiver:
+        otlp_env(monkeypatch, receiver)
+        tracing.emit_run_trace(result)
+    _, chats, _ = run_tree(receiver.spans)
+    by_role = {c.attributes["llmcompiler.llm.role"]: c.attributes for c in chats}
+    assert by_role["planner"]["gen_ai.response.finish_reasons"] == ["length"]
+    assert "gen_ai.response.finish_reasons" not in by_role["joiner"]  # a call that recorded none
+
+
+def test_a_batch_is_one_span_with_its_runs_beneath_and_its_figures_at_the_end(monkeypatch):
+    t0 = time.time() - 10
+    airflow = AirflowIdentity(dag_id="d", task_id="batch", run_id="manual__1", map_index=-1, try_number=2)
+    with OTLPReceiver() as receiver:
+        otlp_env(monkeypatch, receiver)
+        batch = tracing.start_batch_trace("b-1", "prompts.jsonl", airflow, started=t0)
+        assert batch is not None
+        tracing.emit_run_trace(synthetic_run(t0 + 1, "b-1", "p-a"))  # found by its batch id
+        tracing.emit_run_trace(synthetic_run(t0 + 2, "b-1", "p-b"), parent=batch)  # named
+        tracing.emit_run_trace(synthetic_run(t0 + 3, "b-other", "p-c"))  # a batch without a trace: a root
+        summary = BatchSummary(batch_id="b-1", status="success", name="prompts.jsonl", airflow=airflow, started=t0,
+                               finished=t0 + 2.5, total=2, succeeded=2, wall_s=2.5, tokens=Tokens(prompt=160, completion=36),
+                               cost=0.25, llm_requests=4, rate_limited=1, tool_calls=2, tool_calls_deduplicated=1,
+                               options={"llm_conn_id": "a-connection"})
+        tracing.end_batch_trace(batch, summary)
+        tracing.emit_run_trace(synthetic_run(t0 + 4, "b-1", "p-late"))  # after the batch ended: a root
+
+    [batch_span] = [s for s in receiver.spans if s.name == "invoke_workflow llmcompiler.batch"]
+    assert batch_span.parent_span_id == "" and batch_span.status_code == 0
+    assert batch_span.start == int(t0 * 1e9)
+    a = batch_span.attributes
+    assert (a["gen_ai.operation.name"], a["gen_ai.workflow.name"]) == ("invoke_workflow", "llmcompiler.batch")
+    assert (a["llmcompiler.batch.id"], a["llmcompiler.batch.name"]) == ("b-1", "prompts.jsonl")
+    assert (a["airflow.dag_id"], a["airflow.task_id"], a["airflow.task_instance.try_number"]) == ("d", "batch", 2)
+    assert (a["llmcompiler.batch.status"], a["llmcompiler.batch.total"], a["llmcompiler.batch.succeeded"],
+            a["llmcompiler.batch.failed"], a["llmcompiler.batch.skipped"]) == ("success", 2, 2, 0, 0)
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (160, 36)
+    assert (a["llmcompiler.batch.cost"], a["llmcompiler.batch.llm_requests"], a["llmcompiler.batch.rate_limited"],
+            a["llmcompiler.batch.tool_calls"], a["llmcompiler.batch.tool_calls_deduplicated"]) == (0.25, 4, 1, 2, 1)
+    assert a["llmcompiler.batch.runs_per_minute"] == summary.runs_per_minute and a["llmcompiler.batch.wall_s"] == 2.5
+    assert not any("a-connection" in str(v) for v in a.values())  # the options stay out
+
+    runs = {s.attributes["llmcompiler.batch.prompt_id"]: s for s in receiver.spans
+            if s.name == "invoke_workflow llmcompiler"}
+    assert sorted(runs) == ["p-a", "p-b", "p-c", "p-late"]
+    for prompt_id in ("p-a", "p-b"):
+        run = runs[prompt_id]
+        assert (run.trace_id, run.parent_span_id) == (batch_span.trace_id, batch_span.span_id)
+        assert batch_span.start <= run.start <= run.end <= batch_span.end
+        assert run.attributes["llmcompiler.batch.id"] == "b-1"
+        inside = [s for s in receiver.spans if s.parent_span_id == run.span_id]
+        _, chats, tools = run_tree([run, *inside])
+        assert len(chats) == 2 and len(tools) == 1
+    assert batch_span.end == runs["p-b"].end > int(summary.finished * 1e9)  # it ends when its last run did
+    for prompt_id in ("p-c", "p-late"):
+        assert runs[prompt_id].parent_span_id == "" and runs[prompt_id].trace_id != batch_span.trace_id
+
+
+def test_a_failed_batch_span_is_an_error_under_the_current_span(monkeypatch):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    summary = BatchSummary(batch_id="b-2", status="failed", total=3, succeeded=1, failed=2,
+                           error="2 of 3 prompts failed, more than max_failed_fraction=0 allows: p-1, p-2")
+    with OTLPReceiver() as receiver:
+        otlp_env(monkeypatch, receiver)
+        with TracerProvider().get_tracer("test").start_as_current_span("worker.batch") as task_span:
+            batch = tracing.start_batch_trace("b-2")
+        tracing.end_batch_trace(batch, summary)
+    [span] = receiver.spans
+    assert span.trace_id == format(task_span.get_span_context().trace_id, "032x")
+    assert span.parent_span_id == format(task_span.get_span_context().span_id, "016x")
+    assert (span.status_code, span.status_message) == (2, summary.error)  # ERROR
+    assert span.attributes["llmcompiler.batch.failed"] == 2 and "llmcompiler.batch.name" not in span.attributes
+
+
 def test_nothing_is_sent_or_imported_when_traces_are_not_configured(tmp_path):
     """In a fresh interpreter without OTEL_TRACES_EXPORTER (and with OTEL_SDK_DISABLED overriding it):
-    a run imports no OpenTelemetry module and sends nothing."""
+    a run and a batch import no OpenTelemetry module and send nothing."""
     script = """
 import os, sys
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
-from llmcompiler_provider.tracing import traces_configured
+from llmcompiler_provider.batch_results import BatchSummary
+from llmcompiler_provider.tracing import end_batch_trace, start_batch_trace, traces_configured
 from distributed import Client, LocalCluster
+batch = start_batch_trace("b")
+assert batch is None, batch
 with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as c:
     with Client(c) as client:
         config = RunConfig(toolset="demo", store_url="none")
-        r = LLMCompilerRun(plan='1. math("2 + 2")\\n2. join()', config=config, client=client).execute()
+        run = LLMCompilerRun(plan='1. math("2 + 2")\\n2. join()', config=config, client=client)
+        run.result.batch_id = "b"
+        r = run.execute()
+end_batch_trace(batch, BatchSummary(batch_id="b", status="success", total=1, succeeded=1))
 assert r.status == "success", r.error
 print(traces_configured(), sorted({m.split(".")[1] for m in sys.modules if m.startswith("opentelemetry.")}))
 """
