@@ -31,10 +31,12 @@ class _Record(BaseModel):
 
 
 class BatchPrompt(_Record):
-    """One prompt of a batch; ``id`` is given, or derived from the prompt's text."""
+    """One prompt of a batch; ``id`` is given, or derived from the prompt's text. ``plan``, when
+    given, is run instead of asking the planner (the joiner still answers the prompt)."""
 
     id: str = ""
     prompt: str
+    plan: str | None = None
 
     @model_validator(mode="after")
     def _derive_id(self) -> BatchPrompt:
@@ -53,6 +55,7 @@ class BatchItem(_Record):
     error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost: float | None = None
     wall_s: float | None = None
     resumed: bool = Field(False, description="finished by an earlier attempt of the batch (not run again)")
 

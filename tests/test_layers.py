@@ -11,7 +11,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "llmcompiler_provider"
 CORE = ("plan", "tools", "llm", "agent", "execution", "store", "results.py", "figures.py", "run_text.py",
-        "run_metrics.py", "tool_costs.py", "home.py", "simulate.py", "tracing.py")
+        "run_metrics.py", "tool_costs.py", "home.py", "simulate.py", "tracing.py", "batch",
+        "batch_results.py")
 AIRFLOW_FACE = ("hooks", "operators", "triggers", "ui", "links.py", "airflow_tools.py")
 
 

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("compile", "run", "runs", "db", "bench", "simulate")
+SUBCOMMANDS = ("compile", "run", "batch", "runs", "db", "bench", "simulate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
 from llmcompiler_provider.cli.compile_cmd import read_plan
-from llmcompiler_provider.cli.db_cmd import add_store_argument
+from llmcompiler_provider.cli.run_options import add_run_arguments, check_llm_arguments, llm_settings, run_config
 from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.run_text import task_table, timings_line
 
@@ -22,45 +21,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("prompt", nargs="?", help="the question (optional with --plan)")
     parser.add_argument("--plan", metavar="PLAN", help="run this plan file ('-' for stdin) instead of planning")
-    parser.add_argument("--toolset", default="demo", help="'demo' or module:attribute naming a Toolset")
-    parser.add_argument("--llm", choices=("local", "openai"), default="local", help="the planner/joiner backend")
-    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (with --llm openai)")
-    parser.add_argument("--model", help="model name (with --llm openai)")
-    parser.add_argument(
-        "--grammar",
-        action="store_true",
-        help="the endpoint takes GBNF grammars (llama.cpp's server): constrain plans and answers to their formats",
-    )
-    parser.add_argument("--api-key-env", metavar="VAR", default="OPENAI_API_KEY", help="env var holding the API key")
-    parser.add_argument("--max-replans", type=int, default=1, metavar="N")
-    parser.add_argument("--scheduler", metavar="ADDR", help="an existing Dask scheduler (default: embedded cluster)")
-    parser.add_argument(
-        "--processes", action="store_true",
-        help="embedded cluster: worker processes instead of threads of this process (for CPU-bound Python tools)",
-    )
-    parser.add_argument("--workers", type=int, metavar="N", help="embedded cluster: workers (default 2)")
-    parser.add_argument("--threads", type=int, metavar="N", help="embedded cluster: threads per worker (default 32)")
-    parser.add_argument("--no-stream", action="store_true", help="compile the whole plan before dispatching")
-    parser.add_argument("--no-optimize", action="store_true", help="switch the optimizer off")
-    parser.add_argument("--disable", action="append", default=[], metavar="PASS", help="switch one optimizer pass off")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds a plan's tasks may take (default 900)")
+    add_run_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the run as one JSON object")
-    add_store_argument(parser)
     parser.set_defaults(func=run)
-
-
-def _make_llm(args: argparse.Namespace) -> Any:
-    from llmcompiler_provider.llm import make_chat_model
-
-    if args.llm == "openai":
-        return make_chat_model(
-            "openai",
-            base_url=args.base_url,
-            api_key=os.environ.get(args.api_key_env),
-            model=args.model,
-            supports_grammar=args.grammar,
-        )
-    return make_chat_model("local")
 
 
 class Progress:
@@ -87,39 +50,27 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
-    from llmcompiler_provider.execution.cluster import DEFAULT_THREADS, ClusterOptions
+    from llmcompiler_provider.agent.run import LLMCompilerRun
     from llmcompiler_provider.plan import PlanError
 
     if args.prompt is None and args.plan is None:
         print("llmcompiler run: error: give a PROMPT, a --plan, or both", file=sys.stderr)
         return 2
-    if args.grammar and args.llm != "openai":
-        print("llmcompiler run: error: --grammar is for --llm openai (the local model always uses it)", file=sys.stderr)
+    wrong = check_llm_arguments(args)
+    if wrong:
+        print(f"llmcompiler run: error: {wrong}", file=sys.stderr)
         return 2
     try:
         plan_text = read_plan(args.plan, args.plan) if args.plan else None
     except PlanError as exc:
         print(f"llmcompiler run: error: {exc}", file=sys.stderr)
         return 2
-    config = RunConfig(
-        toolset=args.toolset,
-        max_replans=max(0, args.max_replans),
-        optimize=not args.no_optimize,
-        disabled_passes=tuple(args.disable),
-        streaming=not args.no_stream,
-        run_timeout=args.timeout,
-        store_url=args.store,
-        cluster=ClusterOptions(
-            address=args.scheduler, processes=args.processes, n_workers=args.workers,
-            threads_per_worker=args.threads or DEFAULT_THREADS,
-        ),
-    )
+    config = run_config(args)
     llm = None
     needs_llm = args.prompt is not None
     if needs_llm:
         try:
-            llm = _make_llm(args)
+            llm = llm_settings(args).make()
         except Exception as exc:  # a missing model or a bad endpoint: say so, record nothing to run
             print(f"llmcompiler run: error: {exc}", file=sys.stderr)
             return 1

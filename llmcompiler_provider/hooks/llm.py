@@ -19,9 +19,11 @@ from llmcompiler_provider.hooks.forms import (
     PYDANTIC_AI_CONN_TYPE,
     extra_value,
 )
+from llmcompiler_provider.batch.options import Prices
 from llmcompiler_provider.llm.settings import LOCAL, OPENAI, LLMSettings, openai_option_names
 
 MODEL_KEY = "model"
+PRICES_KEY = "prices"  # per-model token prices, for batches' costs and max_cost
 #: pydantic-ai provider prefixes that mean the OpenAI API itself when no host is given
 OPENAI_PREFIXES = frozenset({"openai", "openai-chat", "openai-responses"})
 
@@ -70,11 +72,29 @@ def _options(conn_type: str, extra: dict[str, Any]) -> dict[str, Any]:
 
 def ignored_extra_keys(conn_type: str, extra: dict[str, Any]) -> list[str]:
     """Keys of ``extra`` that are neither the model nor a backend option."""
-    known = openai_option_names() | {MODEL_KEY}
+    known = openai_option_names() | {MODEL_KEY, PRICES_KEY}
     return sorted(
         key for key in extra
         if key.removeprefix(f"extra__{conn_type}__") not in known and extra[key] not in (None, "")
     )
+
+
+def prices_from_extra(extra: dict[str, Any], model: str | None) -> Prices | None:
+    """The model's prices from ``{"prices": {"MODEL": {"input_per_million": ..., "output_per_million": ...}}}``
+    (or one ``{"input_per_million": ..., "output_per_million": ...}`` for every model)."""
+    table = extra.get(PRICES_KEY)
+    if not table:
+        return None
+    if not isinstance(table, dict):
+        raise ValueError(f"the connection's 'prices' must be an object, not {type(table).__name__}")
+    entry = table if "input_per_million" in table or "output_per_million" in table else table.get(model or "")
+    if entry is None:
+        return None
+    try:
+        return Prices(float(entry.get("input_per_million", 0)), float(entry.get("output_per_million", 0)))
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"the connection's prices of {model!r} must be numbers per million tokens, "
+                         f"not {entry!r}") from None
 
 
 def settings_from_connection(conn: Connection, model: str | None = None) -> LLMSettings:
@@ -121,6 +141,12 @@ class LLMCompilerLLMHook(BaseHook):
             self.log.warning("LLM connection %r: ignoring extra keys %s (not options of this backend)",
                              self.llm_conn_id, ", ".join(ignored))
         return settings
+
+    def get_prices(self, model: str | None) -> Prices | None:
+        """What ``model``'s tokens cost, from the connection's extra (None: no prices given)."""
+        if not self.llm_conn_id:
+            return None
+        return prices_from_extra(self.get_connection(self.llm_conn_id).extra_dejson, model)
 
     def get_conn(self) -> Any:
         """The chat model (``llmcompiler_provider.llm.ChatModel``)."""

@@ -11,23 +11,18 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from llmcompiler_provider.agent.remote_run import RemoteRun, record_failure, submit_remote_run
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig, record_run
-from llmcompiler_provider.execution.cluster import ClusterOptions
-from llmcompiler_provider.hooks.dask import DaskHook, check_embedded_cluster, embedded_cluster_options
-from llmcompiler_provider.hooks.llm import LLMCompilerLLMHook
-from llmcompiler_provider.hooks.store import MetricsStoreHook
 from llmcompiler_provider.links import RUN_ID_XCOM_KEY, LLMCompilerRunLink
 from llmcompiler_provider.llm.settings import LLMSettings
+from llmcompiler_provider.operators.base import LLMCompilerBaseOperator, cause, llm_failure
 from llmcompiler_provider.operators.summaries import metrics_summary
 from llmcompiler_provider.operators.toolsets import build_toolset
-from llmcompiler_provider.results import AirflowIdentity, RunResult, one_line
+from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.run_text import plans_text, task_table, timings_line
 
 if TYPE_CHECKING:
@@ -36,19 +31,11 @@ if TYPE_CHECKING:
     from llmcompiler_provider.tools.registry import Toolset
 
 METRICS_XCOM_KEY = "metrics"
-GPU_FALLBACKS = ("cpu", "fail")
 #: deferred runs: time allowed beyond the plan iterations' own timeouts (planning, joining, start-up)
 DEFERRED_SLACK_S = 600.0
 
 
-def task_try_identity(context: Context) -> AirflowIdentity:
-    """The task try a run belongs to, as the metrics store records it."""
-    ti = context["ti"]
-    return AirflowIdentity(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
-                           try_number=ti.try_number)
-
-
-class LLMCompilerOperator(BaseOperator):
+class LLMCompilerOperator(LLMCompilerBaseOperator):
     """Have an LLM plan ``prompt`` as a graph of tool calls, run the graph on Dask, and return the answer.
 
     :param prompt: the question (templated). Optional when ``plan`` is given.
@@ -90,7 +77,6 @@ class LLMCompilerOperator(BaseOperator):
         "prompt", "plan", "model", "toolset", "llm_conn_id", "dask_conn_id", "store_conn_id",
     )
     template_fields_renderers = {"prompt": "md", "plan": "py"}
-    ui_color = "#e7f0fd"
     operator_extra_links = (LLMCompilerRunLink(),)
 
     def __init__(
@@ -116,14 +102,14 @@ class LLMCompilerOperator(BaseOperator):
         poll_interval: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            toolset=toolset, tools=tools, llm_conn_id=llm_conn_id, model=model, dask_conn_id=dask_conn_id,
+            store_conn_id=store_conn_id, max_replans=max_replans, optimize=optimize,
+            disabled_passes=disabled_passes, streaming=streaming, repair_plans=repair_plans,
+            gpu_fallback=gpu_fallback, embedded_cluster=embedded_cluster, run_timeout=run_timeout, **kwargs,
+        )
         if prompt is None and plan is None:
             raise ValueError("LLMCompilerOperator needs a prompt, a plan, or both")
-        if gpu_fallback not in GPU_FALLBACKS:
-            raise ValueError(f"gpu_fallback must be 'cpu' or 'fail', not {gpu_fallback!r}")
-        if max_replans < 0:
-            raise ValueError(f"max_replans must be 0 or more, not {max_replans}")
-        check_embedded_cluster(embedded_cluster or {})
         if deferrable is None:
             deferrable = bool(dask_conn_id) and _deferrable_by_default()
         if deferrable and not dask_conn_id:
@@ -132,39 +118,12 @@ class LLMCompilerOperator(BaseOperator):
             )
         self.prompt = prompt
         self.plan = plan
-        self.toolset = toolset
-        self.tools = list(tools or [])
-        self.llm_conn_id = llm_conn_id
-        self.model = model
-        self.dask_conn_id = dask_conn_id
-        self.store_conn_id = store_conn_id
-        self.max_replans = max_replans
-        self.optimize = optimize
-        self.disabled_passes = tuple(disabled_passes)
-        self.streaming = streaming
-        self.repair_plans = repair_plans
-        self.gpu_fallback = gpu_fallback
-        self.embedded_cluster = dict(embedded_cluster or {})
-        self.run_timeout = run_timeout
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self._run: LLMCompilerRun | None = None
         self._killed = False
 
-    # hooks and settings -----------------------------------------------------------------
-    @cached_property
-    def llm_hook(self) -> LLMCompilerLLMHook:
-        return LLMCompilerLLMHook(self.llm_conn_id, model=self.model)
-
-    @cached_property
-    def dask_hook(self) -> DaskHook:
-        """The Dask connection's hook (only with a ``dask_conn_id``)."""
-        return DaskHook(self.dask_conn_id)
-
-    @cached_property
-    def store_hook(self) -> MetricsStoreHook:
-        return MetricsStoreHook(self.store_conn_id)
-
+    # settings ---------------------------------------------------------------------------
     def _llm_settings(self) -> LLMSettings | None:
         """None when there is nothing for an LLM to do (a plan without a prompt)."""
         if self.prompt is None:
@@ -172,25 +131,6 @@ class LLMCompilerOperator(BaseOperator):
         settings = self.llm_hook.get_settings()
         self.log.info("LLM: %s", settings.describe())
         return settings
-
-    def _cluster_options(self) -> ClusterOptions:
-        if self.dask_conn_id:
-            return self.dask_hook.get_cluster_options(self.gpu_fallback)
-        return embedded_cluster_options(self.gpu_fallback, self.embedded_cluster)
-
-    def _config(self, context: Context, store_url: str, cluster: ClusterOptions) -> RunConfig:
-        """The run's settings; its toolset is filled in by ``execute``."""
-        return RunConfig(
-            max_replans=self.max_replans,
-            optimize=self.optimize,
-            disabled_passes=self.disabled_passes,
-            streaming=self.streaming,
-            repair_plans=self.repair_plans,
-            run_timeout=self.run_timeout,
-            store_url=store_url,
-            airflow=task_try_identity(context),
-            cluster=cluster,
-        )
 
     # the run ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
@@ -200,11 +140,11 @@ class LLMCompilerOperator(BaseOperator):
         try:  # a missing tool module or a bad LLM connection still leaves a recorded, failed run
             config.toolset = build_toolset(self.toolset, self.tools)
         except Exception as exc:
-            self._fail_before_start(context, run_id, config, f"the tools could not be loaded: {_cause(exc)}")
+            self._fail_before_start(context, run_id, config, f"the tools could not be loaded: {cause(exc)}")
         try:
             settings = self._llm_settings()
         except Exception as exc:
-            self._fail_before_start(context, run_id, config, _llm_failure(exc))
+            self._fail_before_start(context, run_id, config, llm_failure(exc))
         if self.deferrable:
             self._submit_and_defer(context, RemoteRun(run_id, self.prompt, self.plan, settings, config))
         return self._run_here(context, run_id, settings, config)
@@ -215,7 +155,7 @@ class LLMCompilerOperator(BaseOperator):
         try:
             llm = settings.make() if settings is not None else None
         except Exception as exc:
-            self._fail_before_start(context, run_id, config, _llm_failure(exc))
+            self._fail_before_start(context, run_id, config, llm_failure(exc))
         run = LLMCompilerRun(self.prompt, plan=self.plan, llm=llm, config=config, on_event=self._log_event,
                              run_id=run_id)
         self._run = run
@@ -268,7 +208,7 @@ class LLMCompilerOperator(BaseOperator):
                 check_versions(client)
                 submit_remote_run(client, spec)
         except Exception as exc:  # the scheduler is down or refuses the run: recorded as a failed run
-            reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {_cause(exc)}"
+            reason = f"could not submit the run to the Dask scheduler at {cluster.address}: {cause(exc)}"
             self._fail_before_start(context, spec.run_id, spec.config, reason)
         context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=spec.run_id)
         self.log.info(
@@ -326,14 +266,6 @@ def _deferrable_by_default() -> bool:
     from airflow.sdk import conf
 
     return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-def _cause(exc: BaseException) -> str:
-    return one_line(exc) or type(exc).__name__
-
-
-def _llm_failure(exc: BaseException) -> str:
-    return f"the LLM could not be set up: {_cause(exc)}"
 
 
 def _run_failed(result: RunResult) -> AirflowException:
