@@ -112,8 +112,11 @@ def run_row(result: RunResult, saved_at: datetime) -> Run:
         completion_tokens=tokens.completion,
         **{name: getattr(timings, name) for name in TIMING_COLUMNS},
         answer=clean_text(result.answer),
-        metrics={"timings": timings.model_dump(mode="json")},
+        metrics={"timings": timings.model_dump(mode="json"),
+                 "counts": {"shared_calls": counts.shared_calls, "cache_hits": counts.cache_hits}},
         saved_at=saved_at,
+        batch_id=clean_text(result.batch_id, 64),
+        prompt_id=clean_text(result.prompt_id, 200),
     )
 
 
@@ -152,6 +155,7 @@ def task_rows(result: RunResult) -> list[Task]:
             error=clean_text(task.error, ERROR_CHARS),
             result_preview=clean_text(task.result, RESULT_PREVIEW_CHARS),
             unit=clean_text(task.unit),
+            source=clean_text(task.source, 16),
         )
         for plan in result.plans
         for task in plan.tasks
@@ -171,6 +175,10 @@ def llm_call_rows(result: RunResult) -> list[LLMCallRow]:
             ttft_s=call.ttft_s,
             started=to_timestamp(call.started),
             error=clean_text(call.error, ERROR_CHARS),
+            finish_reason=clean_text(call.finish_reason, 32),
+            queued_s=call.queued_s,
+            retries=call.retries,
+            rate_limited=call.rate_limited,
         )
         for seq, call in enumerate(result.llm_calls)
     ]
@@ -197,6 +205,8 @@ def _facts(run: Run) -> dict[str, Any]:
         "started": to_epoch(run.started),
         "finished": to_epoch(run.finished),
         "timings": Timings.model_validate((run.metrics or {}).get("timings") or {}),
+        "batch_id": run.batch_id,
+        "prompt_id": run.prompt_id,
     }
 
 
@@ -206,7 +216,8 @@ def run_summary(run: Run) -> RunSummary:
         **_facts(run),
         prompt_preview=clean_text(run.prompt, PROMPT_PREVIEW_CHARS),
         prompt_hash=run.prompt_hash,
-        counts=Counts(tasks=run.task_count, replans=run.replan_count, failed_tasks=run.failed_task_count),
+        counts=Counts(tasks=run.task_count, replans=run.replan_count, failed_tasks=run.failed_task_count,
+                      **(run.metrics or {}).get("counts", {})),
         tokens=Tokens(prompt=run.prompt_tokens, completion=run.completion_tokens),
     )
 
@@ -233,13 +244,15 @@ def task_record(task: Task) -> TaskRecord:
         error=task.error,
         result=task.result_preview,
         unit=task.unit,
+        source=task.source,
     )
 
 
 def llm_call(call: LLMCallRow) -> LLMCall:
     return LLMCall(role=call.role, model=call.model, prompt_tokens=call.prompt_tokens,
                    completion_tokens=call.completion_tokens, latency_s=call.latency_s, ttft_s=call.ttft_s,
-                   started=to_epoch(call.started), error=call.error)
+                   started=to_epoch(call.started), error=call.error, finish_reason=call.finish_reason,
+                   queued_s=call.queued_s, retries=call.retries, rate_limited=call.rate_limited)
 
 
 def run_result(run: Run, plans: list[Plan], tasks: list[Task], calls: list[LLMCallRow]) -> RunResult:

@@ -4,7 +4,8 @@ SQLite is set up for many writers at once: WAL journal, a busy timeout, and writ
 transactions that take the write lock up front (``BEGIN IMMEDIATE``), so a writer
 waits for another instead of failing. Migrations run under a lock (the SQLite
 write lock, or a PostgreSQL advisory lock), so processes starting together do not
-race to create the tables.
+race to create the tables. SQLite's foreign keys are off while migrating (see
+``_sqlite_foreign_keys``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -97,11 +98,26 @@ def migrate(engine: Engine) -> None:
     config = alembic_config()
     if _at_head(engine, config):
         return
-    with for_writing(engine).connect() as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with for_writing(engine).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # before the transaction (SQLite ignores it within one)
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Turn SQLite's foreign keys on or off on this connection. Off while migrating: a migration that
+    rebuilds a table (``batch_alter_table``) drops the old one, and with foreign keys on that would
+    delete the rows referencing it (ON DELETE CASCADE)."""
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 def get_engine(url: str | None = None) -> Engine:

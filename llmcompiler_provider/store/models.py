@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -86,9 +87,15 @@ class Run(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the full Timings and anything extra
     saved_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    # the batch the run belongs to and its prompt's id there (0003); null for a run of its own
+    batch_id: Mapped[str | None] = mapped_column(String(64))
+    prompt_id: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
-        UniqueConstraint("dag_id", "airflow_run_id", "task_id", "map_index", "try_number", name="uq_run_airflow_try"),
+        # one run per Airflow try, except for the runs of a batch (they share the batch task's try)
+        Index("uq_run_airflow_try", "dag_id", "airflow_run_id", "task_id", "map_index", "try_number", unique=True,
+              sqlite_where=sql_text("batch_id IS NULL"), postgresql_where=sql_text("batch_id IS NULL")),
+        Index("ix_run_batch_prompt", "batch_id", "prompt_id"),
         Index("ix_run_started", "started"),
         Index("ix_run_dag_started", "dag_id", "started"),
         Index("ix_run_status_started", "status", "started"),
@@ -131,6 +138,7 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text)
     result_preview: Mapped[str | None] = mapped_column(Text)
     unit: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(16))  # None | batch | cache (0003)
 
     __table_args__ = (
         UniqueConstraint("run_id", "plan_iteration", "task_id", name="uq_task_run_iteration_task"),
@@ -151,5 +159,64 @@ class LLMCallRow(Base):
     ttft_s: Mapped[float | None] = mapped_column(Float)
     started: Mapped[datetime | None] = mapped_column(Timestamp)
     error: Mapped[str | None] = mapped_column(Text)
+    # the endpoint's side of the call (0003)
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    queued_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rate_limited: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     __table_args__ = (Index("ix_llm_call_run_id", "run_id"),)
+
+
+class Batch(Base):
+    """One batch (``batch_results.BatchSummary``), saved as it goes and when it ends."""
+
+    __tablename__ = "batch"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+    airflow_run_id: Mapped[str | None] = mapped_column(String(250))
+    task_id: Mapped[str | None] = mapped_column(String(250))
+    map_index: Mapped[int | None] = mapped_column(Integer)
+    try_number: Mapped[int | None] = mapped_column(Integer)
+    started: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished: Mapped[datetime | None] = mapped_column(Timestamp)
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    resumed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    in_flight: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    wall_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    cost: Mapped[float | None] = mapped_column(Float)
+    llm_requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rate_limited: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tool_calls: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tool_calls_deduplicated: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    saved_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+    __table_args__ = (
+        Index("ix_batch_started", "started"),
+        Index("ix_batch_dag_id", "dag_id"),
+    )
+
+
+class ToolCacheRow(Base):
+    """A tool's result kept for ``cache_ttl`` seconds, under a key naming the tool and its arguments."""
+
+    __tablename__ = "tool_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(200), nullable=False)
+    result: Mapped[Any] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    expires: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+    __table_args__ = (Index("ix_tool_cache_expires", "expires"),)

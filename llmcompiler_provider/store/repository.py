@@ -3,7 +3,8 @@
 ``save_run`` is one transaction and idempotent: saving a run id again replaces
 that run with its plans, tasks and LLM calls, and a run from the same Airflow try
 (dag_id, run_id, task_id, map_index, try_number) replaces the one saved before,
-whatever its run id. Two writers saving the same run at once both succeed, one
+whatever its run id. The runs of a batch share the batch task's try, so that rule
+leaves them out: a run with a ``batch_id`` is replaced only by its own run id. Two writers saving the same run at once both succeed, one
 after the other (PostgreSQL advisory locks, SQLite's write lock); the later wins.
 """
 
@@ -18,7 +19,7 @@ from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from llmcompiler_provider.results import RunResult, RunSummary
+from llmcompiler_provider.results import AirflowIdentity, RunResult, RunSummary
 from llmcompiler_provider.store import convert
 from llmcompiler_provider.store.engine import for_writing, get_engine
 from llmcompiler_provider.store.models import LLMCallRow, Plan, Run, Task
@@ -34,12 +35,19 @@ def _since(value: float | datetime | None) -> datetime | None:
     return value
 
 
+def _replaced_try(result: RunResult) -> AirflowIdentity | None:
+    """The Airflow try whose earlier run ``result`` replaces: its own, unless it is a run of a batch."""
+    identity = convert.stored_airflow_try(result)
+    return identity if identity and identity.try_number is not None and not result.batch_id else None
+
+
 def _runs_replaced_by(result: RunResult):  # type: ignore[no-untyped-def]
     """A condition matching the stored runs that ``result`` replaces."""
     condition = Run.id == result.run_id
-    identity = convert.stored_airflow_try(result)
-    if identity and identity.try_number is not None:
+    identity = _replaced_try(result)
+    if identity:
         same_try = and_(
+            Run.batch_id.is_(None),
             Run.dag_id == identity.dag_id,
             Run.airflow_run_id == identity.run_id,
             Run.task_id == identity.task_id,
@@ -53,7 +61,7 @@ def _runs_replaced_by(result: RunResult):  # type: ignore[no-untyped-def]
 def _lock_keys(result: RunResult) -> list[int]:
     """64-bit keys naming the run id and the Airflow try, for PostgreSQL advisory locks."""
     names = [f"run:{result.run_id}"]
-    identity = convert.stored_airflow_try(result)
+    identity = _replaced_try(result)
     if identity:
         names.append("try:" + json.dumps(identity.model_dump(), sort_keys=True))
     digests = (hashlib.sha256(name.encode()).digest()[:8] for name in names)
@@ -108,9 +116,10 @@ def list_runs(
     since: float | datetime | None = None,
     airflow_run_id: str | None = None,
     task_id: str | None = None,
+    batch_id: str | None = None,
 ) -> list[RunSummary]:
     """The most recent runs first, as summaries (no plans, tasks or calls); ``airflow_run_id`` and
-    ``task_id`` select the runs of one DAG run (and task)."""
+    ``task_id`` select the runs of one DAG run (and task), ``batch_id`` those of one batch."""
     query = (
         select(Run)
         .options(defer(Run.answer))  # a summary does not show it
@@ -125,6 +134,8 @@ def list_runs(
         query = query.where(Run.airflow_run_id == airflow_run_id)
     if task_id is not None:
         query = query.where(Run.task_id == task_id)
+    if batch_id is not None:
+        query = query.where(Run.batch_id == batch_id)
     if since is not None:
         query = query.where(Run.started >= _since(since))
     with Session(get_engine(url)) as session:

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
 from llmcompiler_provider.store import save_run, save_run_safely, unsaved_dir
+from llmcompiler_provider.store.engine import alembic_config
 
 PROJECT = Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("LLMCOMPILER_TEST_PYTHON", str(PROJECT / ".venv" / "bin" / "python"))
@@ -38,7 +40,8 @@ def stored_runs(store_url, make_result, make_task):
 def test_db_upgrade_migrates_the_given_store(store_url):
     done = llmcompiler("db", "upgrade", "--store", store_url)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("is at revision 0002")
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert done.stdout.strip().endswith(f"is at revision {head}")
 
 
 def test_db_upgrade_uses_the_home_folder_by_default():

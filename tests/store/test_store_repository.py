@@ -26,9 +26,11 @@ def test_migrations_create_every_table_from_empty(store_url):
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert revision == head
     inspector = inspect(get_engine(store_url))
-    assert {"run", "plan", "task", "llm_call", "alembic_version"} <= set(inspector.get_table_names())
+    assert {"run", "plan", "task", "llm_call", "batch", "tool_cache", "alembic_version"} <= set(
+        inspector.get_table_names())
     run_indexes = {index["name"] for index in inspector.get_indexes("run")}
-    assert {"ix_run_started", "ix_run_dag_started", "ix_run_status_started"} <= run_indexes
+    assert {"ix_run_started", "ix_run_dag_started", "ix_run_status_started", "ix_run_batch_prompt",
+            "uq_run_airflow_try"} <= run_indexes
 
 
 def test_upgrading_twice_changes_nothing(store_url):
@@ -92,7 +94,7 @@ def test_plans_stored_before_warnings_were_recorded_have_none(store_url):
             "INSERT INTO plan (run_id, iteration, text, compile_errors) VALUES ('old', 0, 'join()', '[]')"))
     engine.dispose()
 
-    assert upgrade(store_url) == "0002"
+    assert upgrade(store_url) == ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert [(p.text, p.warnings) for p in get_run("old", store_url).plans] == [("join()", [])]
 
 
@@ -107,7 +109,8 @@ def test_a_failed_run_keeps_its_cause_and_the_tasks_that_finished(store_url, mak
     assert stored.status == "failed"
     assert stored.error.startswith("task 2 (search) failed")
     assert stored.answer is None
-    assert stored.counts.model_dump() == {"tasks": 3, "replans": 0, "failed_tasks": 1}
+    assert stored.counts.model_dump() == {"tasks": 3, "replans": 0, "failed_tasks": 1, "shared_calls": 0,
+                                          "cache_hits": 0}
     assert [(t.id, t.status) for t in stored.all_tasks] == [(1, "success"), (2, "failed"), (3, "cancelled")]
     assert stored.all_tasks[1].error == "TimeoutError: search took too long"
     assert stored.all_tasks[2].start is None and stored.all_tasks[2].duration is None
