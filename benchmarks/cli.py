@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from benchmarks.batch_cli import BATCH_DESCRIPTION, BATCH_SUITE, add_batch_arguments, run_batch_command
 from benchmarks.progress import Progress
 from benchmarks.replay import DEFAULT_TOKENS_PER_S
 from benchmarks.report import to_json, write_outputs
@@ -27,8 +28,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         description="Run the benchmark suite: every workload on this project, hand-written Dask, a sequential "
         "executor, the LLMCompiler reference's asyncio loop (and Airflow task mapping in the full suite).",
     )
-    parser.add_argument("--suite", choices=list(SUITES), default="quick",
-                        help="; ".join(f"{name}: {spec.description}" for name, spec in SUITES.items()))
+    parser.add_argument("--suite", choices=[*SUITES, BATCH_SUITE], default="quick",
+                        help="; ".join(f"{name}: {spec.description}" for name, spec in SUITES.items())
+                        + f"; {BATCH_SUITE}: {BATCH_DESCRIPTION}")
     parser.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
     parser.add_argument("--plot", metavar="DIR", help="write PNG charts to DIR")
     parser.add_argument("--report", metavar="FILE", help="write the markdown report (docs/benchmarks.md) to FILE")
@@ -38,6 +40,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--from-json", metavar="FILE",
                         help="run nothing: render --plot/--report from results an earlier run wrote with --json")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_batch_arguments(parser)
     return parser
 
 
@@ -46,6 +49,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
     if args.tokens_per_s <= 0:
         print(f"{prog}: --tokens-per-s must be positive", file=sys.stderr)
         return 2
+    if args.suite == BATCH_SUITE:
+        return run_batch_command(args, prog)
     if args.from_json:
         try:
             data = json.loads(Path(args.from_json).read_text(encoding="utf-8"))

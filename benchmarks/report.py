@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from benchmarks.batch_report import keep_batch_section
 from benchmarks.charts import write_plots
 from benchmarks.profiling import median_phases
 from benchmarks.suite import SuiteResult
@@ -289,4 +290,5 @@ def write_outputs(data: dict[str, Any], *, json_path: str | None, plot_dir: str 
             images[name] = os.path.relpath(path, base)
     if report_path:
         Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(report_path).write_text(to_markdown(data, images), encoding="utf-8")
+        text = keep_batch_section(to_markdown(data, images), report_path)  # the batch suite's section stays
+        Path(report_path).write_text(text, encoding="utf-8")
