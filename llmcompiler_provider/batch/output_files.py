@@ -26,6 +26,8 @@ class OutputWriter:
         self.rows = 0
         self._pending: list[dict[str, Any]] = []
         self._parquet: Any = None
+        if getattr(path, "protocol", "file") in ("file", "local"):  # object stores have no folders to make
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = path.open("wb" if self.kind == "parquet" else "w")
 
     def write(self, item: BatchItem) -> None:

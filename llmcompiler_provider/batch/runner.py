@@ -6,7 +6,8 @@ prompt ran. Each run is saved in the metrics store when it ends, tagged with the
 and the prompt id: that is the checkpoint. Running the same batch id again (an Airflow
 retry, ``llmcompiler batch --batch-id``) skips every prompt whose run succeeded and runs
 the rest, so a SIGKILL loses at most the runs in flight. A failed prompt is recorded with
-its cause and the batch goes on; the summary says whether more failed than allowed.
+its cause and the batch goes on; the summary says whether more failed than allowed. With
+OpenTelemetry configured, the batch is one ``invoke_workflow`` span with its runs beneath.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from llmcompiler_provider.llm import ChatModel
 from llmcompiler_provider.llm.settings import OPENAI, LLMSettings
 from llmcompiler_provider.results import ClusterInfo, RunResult, one_line
 from llmcompiler_provider.store.location import NO_STORE
+from llmcompiler_provider.tracing import end_batch_trace, start_batch_trace
 
 #: (summary) -> None, called every ``progress_every_s`` and once at the end
 ProgressCallback = Callable[[BatchSummary], None]
@@ -95,6 +97,7 @@ class BatchRunner:
         summary = self.summary
         start: ClientStart | None = None
         progress = _Ticker(self.options.progress_every_s, self._report_progress)
+        trace = start_batch_trace(summary.batch_id, summary.name, summary.airflow, summary.started)
         try:
             if self.client is None:  # the cluster starts while the checkpoint is read and the model loads
                 start = ClientStart(self.config.cluster)
@@ -127,6 +130,7 @@ class BatchRunner:
             if start is not None:
                 start.close()
             self._save()
+            end_batch_trace(trace, summary)
             self.on_progress(summary)
         return summary
 

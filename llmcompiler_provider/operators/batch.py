@@ -177,7 +177,8 @@ class LLMCompilerBatchOperator(LLMCompilerBaseOperator):
         return [dict(zip(columns, row)) for row in rows]
 
     def _output(self) -> Any:
-        return _storage_path(self.output_path) if self.output_path is not None else None
+        return _storage_path(self.output_path) if self.output_path else None  # a template may render ''
+
 
     def _report(self, context: Context, summary: BatchSummary) -> dict[str, Any]:
         self.log.info("%s", progress_line(summary))
