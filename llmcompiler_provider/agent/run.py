@@ -13,8 +13,11 @@ from typing import Any, Callable
 
 from llmcompiler_provider.agent.joiner import JoinDecision, join
 from llmcompiler_provider.agent.planner import PlanFailed, stream_plan
+from llmcompiler_provider.agent.result_cache import result_cache_for
 from llmcompiler_provider.execution.cluster import ClientStart, ClusterOptions
 from llmcompiler_provider.execution.dispatch import Dispatcher
+from llmcompiler_provider.execution.result_cache import ResultCache
+from llmcompiler_provider.execution.shared_calls import SharedCalls
 from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.plan import Diagnostic, PlanError, compile_plan
 from llmcompiler_provider.plan.ir import TaskGraph
@@ -50,6 +53,11 @@ class RunConfig:
     store_strict: bool = False
     airflow: AirflowIdentity | None = None
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    #: one per batch, given to each of its runs: their identical pure tool calls run once (None: no sharing)
+    shared_calls: SharedCalls | None = None
+    #: where tools with a ``cache_ttl`` keep their results; None: the store's tool cache when the toolset has
+    #: such a tool and a store is configured (``agent.result_cache.result_cache_for``)
+    result_cache: ResultCache | None = None
 
 
 class LLMCompilerRun:
@@ -144,9 +152,11 @@ class LLMCompilerRun:
     def _iterations(self, toolset: Toolset) -> None:
         result = self.result
         previous: list[tuple[str, str]] = []
+        cache = result_cache_for(toolset, self.config.result_cache, self.config.store_url)
         for iteration in range(self.config.max_replans + 1):
             self._check_cancelled()
-            dispatcher = Dispatcher(self.client, toolset, result.run_id, len(result.plans))
+            dispatcher = Dispatcher(self.client, toolset, result.run_id, len(result.plans),
+                                    shared_calls=self.config.shared_calls, result_cache=cache)
             self._dispatcher = dispatcher
             plan_started = self._planning_since = time.time()
             warnings: list[str] = []  # the compiler's, as FILE:LINE:COL: warning: lines

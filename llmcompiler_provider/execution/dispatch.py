@@ -4,6 +4,11 @@ Upstream futures are the dependencies (Dask starts a unit the moment its inputs
 exist; there is no polling loop), with the task's ``resources`` and critical-path
 ``priority``. Tasks may be handed over one at a time as a plan streams in, or all
 at once; either way every task is submitted the moment it is known.
+
+Within a batch, a call may be answered without a unit of this run's own: from the tool result
+cache (``result_cache``: no Dask task at all) or by the identical call of another run
+(``shared_calls``: its future, ``execution/shared_calls.py``). Their records say so
+(``TaskRecord.source``).
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Hashable, Iterable
 
 from llmcompiler_provider.execution.cluster import ClientStart, check_resources
 from llmcompiler_provider.execution.dask_internals import UnitSubmission, reschedule_counts, submit_units
 from llmcompiler_provider.execution.dataflow import run_unit, run_unit_async
 from llmcompiler_provider.execution.records import count_reschedules, task_records
+from llmcompiler_provider.execution.result_cache import ResultCache, cache_key
+from llmcompiler_provider.execution.shared_calls import SharedCall, SharedCalls, is_shareable, shared_identity
 from llmcompiler_provider.execution.tool_calls import Call, Observation, is_coroutine_call, pack_calls
 from llmcompiler_provider.execution.unit_plan import UnitPlan, new_attempt, unit_key
 from llmcompiler_provider.plan.ir import Task, TaskGraph
@@ -28,6 +35,9 @@ from llmcompiler_provider.tools.registry import Toolset
 #: how long ``reschedules()`` waits for the scheduler's answer
 RESCHEDULE_QUERY_S = 10.0
 
+#: the calls a dispatch is about to share: task id -> (its ``shared_identity``, the id it has in its unit)
+NewShared = dict[int, tuple[Hashable, int]]
+
 
 @dataclass
 class Dispatcher:
@@ -35,7 +45,11 @@ class Dispatcher:
 
     The client is first used when the first unit is submitted. ``client`` may also be a
     ``ClientStart``: it is waited for then, so a cluster can start while the planner writes
-    the plan's first line."""
+    the plan's first line.
+
+    ``shared_calls`` (one per batch) shares the shareable calls (``shared_calls.is_shareable``)
+    with the batch's other runs; ``result_cache`` answers the calls of tools with a ``cache_ttl``
+    whose arguments are literals. Neither: every call runs in this run's own units."""
 
     client: Any
     toolset: Toolset
@@ -52,6 +66,16 @@ class Dispatcher:
     inbox: Any = field(default=None, init=False, repr=False)
     #: the tasks whose CPU time the toolset has learned from (each once, however often observations are read)
     _cpu_learned: set[int] = field(default_factory=set, init=False, repr=False)
+    shared_calls: SharedCalls | None = None
+    result_cache: ResultCache | None = None
+    #: task id -> ``"batch"`` or ``"cache"``: the tasks another run's identical call or the cache answered
+    sources: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+    #: the observations of the tasks the cache answered
+    _answered: dict[int, Observation] = field(default_factory=dict, init=False, repr=False)
+    #: task id -> cache key, for the results to put in the cache once they succeed
+    _to_cache: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+    #: unit key -> the shared call it computes (this run's or another's), to stop sharing it if it fails
+    _shared: dict[str, Hashable] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.unit_plan = UnitPlan(self.toolset)
@@ -90,12 +114,30 @@ class Dispatcher:
                 self.queued[task.id] = queued
 
     def submit_units(self, units: list[list[Task]], graph: TaskGraph) -> list[Any]:
-        """Submit units in one message to the scheduler (not one each); a future per unit."""
+        """Submit units in one message to the scheduler (not one each); a future per unit submitted.
+
+        Calls the cache answers are taken out first; with ``shared_calls``, each shareable call
+        becomes a unit of its own, or reads the future of another run's identical call."""
         if self.inbox is None:
             self._connect()
+        if self.result_cache is not None:
+            units = [kept for kept in (self._answer_from_cache(tasks) for tasks in units) if kept]
+        if self.shared_calls is None:
+            return self._submit(units, graph, {})
+        with self.shared_calls.submitting():  # another run looking a call up finds it submitted
+            units, new_shared = self._share(units)
+            futures = self._submit(units, graph, new_shared)
+            self._register_shared(new_shared)
+        return futures
+
+    def _submit(self, units: list[list[Task]], graph: TaskGraph, new_shared: NewShared) -> list[Any]:
+        """Submit ``units``; ``new_shared``: task id -> (identity, id in its unit) of the calls to share."""
         submissions = []
         for tasks in units:
             key, calls, upstream = self.plan_unit(tasks, graph)
+            shared = new_shared.get(tasks[0].id) if len(tasks) == 1 else None
+            if shared is not None:  # its result carries the id other runs know it by
+                calls = [replace(calls[0], task_id=shared[1])]
             resources = _merge_resources(t.resources for t in tasks)
             check_resources(self.client, resources)  # fail fast, not in no-worker
             # coroutine tools only: the worker awaits the unit on its event loop, no thread
@@ -105,6 +147,9 @@ class Dispatcher:
             payload = pack_calls(calls)
             submissions.append(UnitSubmission(key, function, payload, tuple(upstream), resources, priority, ahead))
             self.register_unit(key, calls, tasks)
+            if shared is not None:
+                self.unit_plan.carry(tasks[0], key, shared[1])
+                self._shared[key] = shared[0]
         self.inbox.expect([s.key for s in submissions])
         now = time.time()
         futures = submit_units(self.client, submissions)
@@ -115,6 +160,75 @@ class Dispatcher:
                 self.queued[task.id] = now
         self.futures.update(futures)
         return [futures[s.key] for s in submissions]
+
+    def _answer_from_cache(self, tasks: list[Task]) -> list[Task]:
+        """``tasks`` less those the result cache answers (their observations are kept as finished)."""
+        kept = []
+        for task in tasks:
+            ttl = self.toolset[task.tool].signature.cache_ttl
+            if ttl is None or not is_shareable(task):
+                kept.append(task)
+                continue
+            key = cache_key(self.toolset.name, task)
+            hit, value = self.result_cache.get(key)
+            if not hit:
+                self._to_cache[task.id] = key
+                kept.append(task)
+                continue
+            now = time.time()
+            self.unit_plan.give(task, value)
+            self._answered[task.id] = Observation(value=value, start=now, stop=now)
+            self.sources[task.id] = "cache"
+            self.queued[task.id] = now
+        return kept
+
+    def _share(self, units: list[list[Task]]) -> tuple[list[list[Task]], NewShared]:
+        """The units to submit: each shareable call no run has submitted yet as a unit of its own
+        (first: they read nothing), the other units without the shareable calls; and those new
+        shared calls (task id -> (identity, id in its unit)). The calls another run submitted read
+        its future (``sources`` says ``"batch"``)."""
+        alone: list[list[Task]] = []
+        rest: list[list[Task]] = []
+        new: NewShared = {}
+        seen: set[Hashable] = set()
+        for tasks in units:
+            kept = []
+            for task in tasks:
+                identity = shared_identity(self.toolset[task.tool].fn, task) if is_shareable(task) else None
+                if identity is None or identity in seen:  # the same call twice in this submission runs twice
+                    kept.append(task)
+                    continue
+                found = self.shared_calls.take(identity, self.client)
+                if found is not None:
+                    self._read_shared(task, identity, *found)
+                    continue
+                seen.add(identity)
+                new[task.id] = (identity, self.shared_calls.next_id())
+                alone.append([task])
+            if kept:
+                rest.append(kept)
+        return alone + rest, new
+
+    def _read_shared(self, task: Task, identity: Hashable, call: SharedCall, future: Any) -> None:
+        """Let ``task`` read the result of the shared ``call`` (``future``: a reference of this run's)."""
+        if call.unit in self.futures:  # already read by another task of this run
+            future.release()
+        else:
+            self.futures[call.unit] = future
+        self.unit_plan.carry(task, call.unit, call.id)
+        self._shared[call.unit] = identity
+        self.sources[task.id] = "batch"
+        self.queued[task.id] = time.time()
+        if self.first_dispatch is None:
+            self.first_dispatch = self.queued[task.id]
+
+    def _register_shared(self, new_shared: NewShared) -> None:
+        """Share the calls just submitted: ``shared_calls`` keeps a reference of its own to each future."""
+        from distributed import Future
+
+        for task_id, (identity, carried_id) in new_shared.items():
+            key = self.producer[task_id]
+            self.shared_calls.add(identity, SharedCall(carried_id, key, self.run_id, Future(key, self.client)))
 
     def submit(self, tasks: Iterable[Task], graph: TaskGraph) -> None:
         """Submit tasks, each as its own unit unless the graph groups them into units."""
@@ -171,8 +285,39 @@ class Dispatcher:
         if to_fetch:  # one round trip to the workers for all units, not one per unit
             for results in self.client.gather(to_fetch, errors="skip", direct=True):
                 observations.update(results)
+        observations.update(self._answered)
+        if self.unit_plan.carried:
+            self._read_carried(observations)
         self._learn_cpu(observations)
+        if self._to_cache:
+            self._put_in_cache(observations)
         return observations
+
+    def _read_carried(self, observations: dict[int, Observation]) -> None:
+        """Give each shared call's observation its task id in this run (it came under the id it has in
+        its unit), drop those other ids, and stop sharing a call that failed (a later run tries again)."""
+        for task_id, carried_id in self.unit_plan.carried.items():
+            obs = observations.get(carried_id)
+            if obs is None:
+                continue
+            observations[task_id] = obs
+            if obs.status == "failed":
+                key = self.producer[task_id]
+                self.shared_calls.discard(self._shared[key], key)
+        for carried_id in set(self.unit_plan.carried.values()):
+            observations.pop(carried_id, None)
+
+    def _put_in_cache(self, observations: dict[int, Observation]) -> None:
+        """Put the results of this run's finished calls of ``cache_ttl`` tools in the result cache (a
+        call another run shared is put by that run)."""
+        for task_id, key in list(self._to_cache.items()):
+            obs = observations.get(task_id)
+            if obs is None or obs.status == "cancelled":
+                continue
+            del self._to_cache[task_id]
+            if obs.ok and task_id not in self.sources:
+                tool = self.tasks[task_id].tool
+                self.result_cache.put(key, tool, obs.value, self.toolset[tool].signature.cache_ttl)
 
     def _learn_cpu(self, observations: dict[int, Observation]) -> None:
         """Hand the CPU time of the blocking calls that succeeded to the toolset, which learns from it
@@ -181,6 +326,8 @@ class Dispatcher:
         measured = []
         for task_id, obs in observations.items():
             if obs.cpu is None or obs.cpu_window is None or not obs.ok or task_id in self._cpu_learned:
+                continue
+            if task_id in self.sources:  # another run's call: that run learns from it
                 continue
             task = self.tasks.get(task_id)
             if task is None or task.batch_of:
@@ -220,8 +367,13 @@ class Dispatcher:
             return {}
 
     def cancel(self) -> None:
-        """Cancel the units still pending or running; finished ones keep their observations."""
-        unfinished = {key: future for key, future in self.futures.items() if future.status != "finished"}
+        """Cancel the units still pending or running; finished ones keep their observations. Shared
+        calls (``shared_calls``) go on for the other runs that read them, and for later ones."""
+        unfinished = {
+            key: future
+            for key, future in self.futures.items()
+            if future.status != "finished" and key not in self._shared
+        }
         if unfinished:
             self.inbox.forget(list(unfinished))
             self.client.cancel(list(unfinished.values()), force=True)
@@ -239,13 +391,22 @@ class Dispatcher:
         self.futures = {}
 
     def reset(self) -> None:
-        """Cancel everything dispatched so far and start a fresh attempt (a replanned plan)."""
+        """Cancel everything dispatched so far (but the shared calls, which are only let go) and start
+        a fresh attempt (a replanned plan)."""
         if self.futures:
             self.inbox.forget(list(self.futures))
-            self.client.cancel(list(self.futures.values()), force=True)
+            own = [future for key, future in self.futures.items() if key not in self._shared]
+            if own:
+                self.client.cancel(own, force=True)
+            for key in self._shared:
+                self.futures[key].release()
         self.futures.clear()
         self.unit_plan.clear()
         self._cpu_learned.clear()
+        self.sources.clear()
+        self._answered.clear()
+        self._to_cache.clear()
+        self._shared.clear()
         self.queued.clear()
         self.first_dispatch = None
         self._reschedule_query = None
@@ -259,7 +420,7 @@ class Dispatcher:
         ``with_reschedules`` Dask's reschedules are counted in; without, only the tool's own tries,
         until ``add_reschedules`` (so the scheduler's answer need not be waited for before the
         joiner starts)."""
-        records = task_records(observations, graph, producer=self.producer, queued=self.queued)
+        records = task_records(observations, graph, producer=self.producer, queued=self.queued, sources=self.sources)
         if with_reschedules:
             self.add_reschedules(records)
         return records

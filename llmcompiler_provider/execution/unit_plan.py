@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from llmcompiler_provider.execution.tool_calls import Call
 from llmcompiler_provider.plan.ir import Ref, Task, TaskGraph, map_refs
@@ -34,14 +35,23 @@ def graph_units(graph: TaskGraph) -> list[list[Task]]:
 
 @dataclass
 class UnitPlan:
-    """The units planned so far: the calls of each, and the unit key producing each task id."""
+    """The units planned so far: the calls of each, and the unit key producing each task id.
+
+    Two kinds of task are answered otherwise than by a unit of this plan's own: a call shared with
+    another run of the batch (``carry``: its result carries another id, in another run's unit) and
+    a result the cache knew (``give``: no unit at all; the calls reading it get the value itself)."""
 
     toolset: Toolset
     producer: dict[int, str] = field(default_factory=dict)  # task id -> key of the unit producing it
     tasks: dict[int, Task] = field(default_factory=dict)
+    #: task id -> the id its observation has in its unit's results, where they differ (a shared call)
+    carried: dict[int, int] = field(default_factory=dict)
+    #: task id -> its result, known without a unit (a cache hit)
+    given: dict[int, Any] = field(default_factory=dict)
 
     def call(self, task: Task, graph: TaskGraph) -> Call:
-        """``task`` as the call its unit carries, its references pointing at the observations they read."""
+        """``task`` as the call its unit carries, its references pointing at the observations they read
+        (or replaced by the result itself, when that is known already)."""
         tool = self.toolset[task.tool]
         fn = tool.batch_fn if task.batch_of else tool.fn
         if fn is None:
@@ -49,18 +59,22 @@ class UnitPlan:
 
         targets = {d: self.reference_target(d, graph) for d in task.deps}
         args, kwargs = task.args, task.kwargs
-        if any(d != target for d, target in targets.items()):  # only then rebuild the arguments
+        # only then rebuild the arguments
+        if any(d != t or t in self.carried or t in self.given for d, t in targets.items()):
 
-            def resolve(ref: Ref) -> Ref:
-                return Ref(targets.get(ref.id, ref.id))
+            def resolve(ref: Ref) -> Any:
+                target = targets.get(ref.id, ref.id)
+                if target in self.given:
+                    return self.given[target]
+                return Ref(self.carried.get(target, target))
 
             args, kwargs = map_refs(task.args, resolve), map_refs(task.kwargs, resolve)
-        deps = frozenset(targets.values())
+        deps = frozenset(self.carried.get(t, t) for t in targets.values() if t not in self.given)
         return Call(task.id, task.tool, fn, tuple(args), dict(kwargs), deps, task.timeout, task.retries, task.batch_of)
 
     def reference_target(self, task_id: int, graph: TaskGraph) -> int:
         """The id whose observation a reference reads: batch members have their own, CSE duplicates do not."""
-        return task_id if task_id in self.producer else graph.resolve(task_id)
+        return task_id if task_id in self.producer or task_id in self.given else graph.resolve(task_id)
 
     def calls(self, tasks: list[Task], graph: TaskGraph) -> tuple[list[Call], list[str]]:
         """The calls of a unit about to be added, and the keys of the units it reads from."""
@@ -81,6 +95,20 @@ class UnitPlan:
         for task in tasks:
             self.tasks[task.id] = task
 
+    def carry(self, task: Task, key: str, carried_id: int) -> None:
+        """Record that unit ``key`` (this plan's or another run's) produces ``task``'s observation
+        under ``carried_id``."""
+        self.producer[task.id] = self.producer[carried_id] = key
+        self.carried[task.id] = carried_id
+        self.tasks[task.id] = task
+
+    def give(self, task: Task, value: Any) -> None:
+        """Record ``task``'s result, known without running it."""
+        self.given[task.id] = value
+        self.tasks[task.id] = task
+
     def clear(self) -> None:
         self.producer.clear()
         self.tasks.clear()
+        self.carried.clear()
+        self.given.clear()

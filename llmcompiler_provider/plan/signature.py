@@ -47,6 +47,9 @@ class ToolSignature:
     # at that lock; Dask spreads its calls over worker processes. Declared, or learned by ``Toolset`` from
     # the CPU time its calls measured.
     cpu_bound: bool = False
+    # seconds a result of this (pure) tool may be reused from the result cache (``ResultCache``): across
+    # runs, batches and days; None: never cached
+    cache_ttl: float | None = None
 
     def __post_init__(self) -> None:
         if self.blocking_io and self.is_async:

@@ -126,6 +126,7 @@ class Toolset:
         timeout: float | None = None,
         blocking_io: bool = False,
         cpu_bound: bool = False,
+        cache_ttl: float | None = None,
     ):
         """Register ``fn`` as a tool (usable bare or with keyword options).
 
@@ -140,6 +141,12 @@ class Toolset:
         short, so Dask spreads them over worker processes. Undeclared, a tool is treated so
         once its calls measured it (``observe_cpu``). A ``ValueError`` refuses it on a
         coroutine function, and together with ``blocking_io``.
+
+        ``cache_ttl=seconds`` lets a pure tool's results be reused from the run's result cache
+        (the metrics store's tool cache by default) for that long: a call with literal arguments
+        made again, in a later run, batch or day, is answered from it without running. Values are
+        kept as JSON. A ``ValueError`` refuses it on an impure tool (``pure=False``) and for
+        anything but a positive, finite number of seconds.
         """
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -149,6 +156,7 @@ class Toolset:
             if tool_name == "join":
                 raise ValueError("'join' is reserved: it ends a plan")
             doc = description if description is not None else inspect.getdoc(func) or ""
+            ttl = _cache_ttl(tool_name, cache_ttl, pure)
             sig = signature_of(
                 func,
                 name=tool_name,
@@ -161,6 +169,7 @@ class Toolset:
                 timeout=timeout,
                 blocking_io=bool(blocking_io),
                 cpu_bound=bool(cpu_bound),
+                cache_ttl=ttl,
             )
             self._tools[tool_name] = Tool(fn=func, signature=sig)
             return func
@@ -168,7 +177,8 @@ class Toolset:
         return register(fn) if fn is not None else register
 
     def add(self, func: Callable[..., Any], **options: Any) -> None:
-        """Register a plain callable (the operator's ``tools=[...]`` argument)."""
+        """Register a plain callable (the operator's ``tools=[...]`` argument); ``options`` are
+        ``tool``'s (``cost=``, ``pure=``, ``cache_ttl=``, ...)."""
         self.tool(func, **options)
 
     def batch(self, tool_name: str):
@@ -270,6 +280,26 @@ class Toolset:
 
     def __repr__(self) -> str:
         return f"Toolset({self.name!r}, tools={list(self._tools)})"
+
+
+def _cache_ttl(tool_name: str, cache_ttl: float | None, pure: bool) -> float | None:
+    """``cache_ttl`` checked: seconds (a positive number) on a pure tool, or None."""
+    if cache_ttl is None:
+        return None
+    if not pure:
+        raise ValueError(
+            f"tool {tool_name!r}: cache_ttl={cache_ttl!r} asks to reuse its results, but the tool is declared "
+            "pure=False (its calls have side effects or change with time); drop cache_ttl, or declare it pure"
+        )
+    try:
+        seconds = float(cache_ttl)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"tool {tool_name!r}: cache_ttl={cache_ttl!r} is not a positive, finite number of seconds"
+        )
+    return seconds
 
 
 def _as_cpu_bound(signature: ToolSignature) -> ToolSignature:

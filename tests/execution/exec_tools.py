@@ -80,3 +80,38 @@ async def async_sleep(seconds: float) -> str:
 @tools.tool
 def pid() -> int:
     return os.getpid()
+
+
+@tools.tool(cost=0.01)
+def shared_count(path: str, seconds: float = 0.0, tag: str = "") -> str:
+    """Counts its executions in ``path``; its result depends on its arguments only. Cheap by its
+    estimate, so the fusion pass would group its calls with their siblings."""
+    _count(path)
+    time.sleep(seconds)
+    return f"counted {tag}".strip()
+
+
+@tools.tool(cost=0.01)
+def fails_first(path: str) -> str:
+    """Fails the first time it runs (counted in ``path``), succeeds after."""
+    n = _count(path)
+    if n == 1:
+        raise RuntimeError("the first call fails")
+    return f"ok on call {n}"
+
+
+@tools.tool(cost=0.01, pure=False)
+def impure_count(path: str) -> int:
+    return _count(path)
+
+
+@tools.tool(cache_ttl=3600)
+def cached_count(path: str, tag: str = "") -> str:
+    """Counts its executions in ``path``; its results may be kept for an hour."""
+    _count(path)
+    return f"cached {tag}".strip()
+
+
+@tools.tool(cache_ttl=3600)
+def cached_fails(message: str) -> str:
+    raise RuntimeError(message)
