@@ -2,7 +2,7 @@
 ``dag-processor``, ``triggerer`` and ``api-server`` as separate processes, the LocalExecutor
 (task processes started by the Task SDK supervisor, without the metadata database), the
 PostgreSQL server as the metadata database, and a fresh AIRFLOW_HOME with no plugins folder,
-driven through the REST API."""
+driven through the REST API. ``airflow_traces_env`` switches Airflow's OpenTelemetry traces on."""
 
 from __future__ import annotations
 
@@ -30,6 +30,22 @@ ADMIN_PASSWORD = "admin-password-for-the-deployment-tests"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 START_TIMEOUT_S = 180
 FINISHED_STATES = frozenset({"success", "failed"})
+
+
+def airflow_traces_env(otlp_endpoint: str) -> dict[str, str]:
+    """Airflow 3.3's own OpenTelemetry traces (``[traces] otel_on``), sent over OTLP/HTTP to
+    ``otlp_endpoint`` by every component and task process.
+
+    Airflow builds its tracer provider from the standard ``OTEL_*`` variables, but picks the
+    exporter by its entry-point name alone: ``otlp`` is OTLP/gRPC whatever
+    ``OTEL_EXPORTER_OTLP_PROTOCOL`` says, so OTLP/HTTP is ``otlp_proto_http``. Its spans are
+    batched: a short schedule delay has them at the receiver soon after they end."""
+    return {
+        "AIRFLOW__TRACES__OTEL_ON": "True",
+        "OTEL_TRACES_EXPORTER": "otlp_proto_http",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
 
 
 @dataclass
