@@ -115,3 +115,10 @@ def cached_count(path: str, tag: str = "") -> str:
 @tools.tool(cache_ttl=3600)
 def cached_fails(message: str) -> str:
     raise RuntimeError(message)
+
+
+@tools.tool(cache_ttl=3)
+def briefly_cached(path: str) -> str:
+    """Counts its executions in ``path``; its results may be kept for 3 seconds."""
+    _count(path)
+    return "briefly cached"
