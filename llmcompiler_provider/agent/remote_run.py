@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig, record_run
 from llmcompiler_provider.llm.settings import LLMSettings
@@ -24,13 +24,15 @@ CANCEL_POLL_S = 1.0
 ACCEPT_TIMEOUT_S = 30.0  # for the scheduler to register a submitted run
 
 
-def driver_name(run_id: str) -> str:
-    """The Dask key of a run's driver task, and the name its future is published under."""
-    return f"llmcompiler-run-{run_id}"
+def driver_name(run_id: str, kind: str = "run") -> str:
+    """The Dask key of a run's (or, with ``kind="batch"``, a batch's) driver task, and the name its
+    future is published under."""
+    return f"llmcompiler-{kind}-{run_id}"
 
 
-def cancel_event_name(run_id: str) -> str:
-    return f"llmcompiler-cancel-{run_id}"
+def cancel_event_name(run_id: str, kind: str = "run") -> str:
+    """The Dask ``Event`` whose setting cancels the run (or batch)."""
+    return f"llmcompiler-cancel-{kind}-{run_id}"
 
 
 @dataclass
@@ -55,13 +57,14 @@ def record_failure(run_id: str, prompt: str | None, config: RunConfig, error: st
     return result
 
 
-def _watch_for_cancel(run: LLMCompilerRun, client: Any, run_id: str, done: threading.Event) -> None:
+def watch_for_cancel(cancel: Callable[[], None], client: Any, event_name: str, done: threading.Event) -> None:
+    """Call ``cancel`` when the Dask ``Event`` ``event_name`` is set, until ``done`` is (a thread's target)."""
     from distributed import Event
 
-    event = Event(cancel_event_name(run_id), client=client)
+    event = Event(event_name, client=client)
     while not done.is_set():
         if event.wait(timeout=CANCEL_POLL_S):
-            run.cancel()
+            cancel()
             return
 
 
@@ -95,7 +98,7 @@ def drive_run(packed_spec: bytes) -> str:
         )
         done = threading.Event()
         watcher = threading.Thread(
-            target=_watch_for_cancel, args=(run, client, spec.run_id, done), daemon=True
+            target=watch_for_cancel, args=(run.cancel, client, cancel_event_name(spec.run_id), done), daemon=True
         )
         watcher.start()
         try:
@@ -108,15 +111,21 @@ def drive_run(packed_spec: bytes) -> str:
 
 
 def submit_remote_run(client: Any, spec: RemoteRun, timeout: float = ACCEPT_TIMEOUT_S) -> str:
-    """Submit the driver task, publish its future, and wait until the scheduler holds the task.
+    """Submit the run's driver task; see :func:`submit_driver`."""
+    return submit_driver(client, drive_run, spec, driver_name(spec.run_id), timeout)
+
+
+def submit_driver(client: Any, drive: Callable[[bytes], str], spec: Any, name: str,
+                  timeout: float = ACCEPT_TIMEOUT_S) -> str:
+    """Submit ``drive(packed spec)`` as the task ``name``, publish its future under that name, and wait
+    until the scheduler holds the task.
 
     Returns the published name. A scheduler that cannot load the task (another
     environment, say) raises ``RuntimeError`` here instead of leaving a run that never starts.
     """
     import cloudpickle
 
-    name = driver_name(spec.run_id)
-    future = client.submit(drive_run, cloudpickle.dumps(spec), key=name, pure=False)
+    future = client.submit(drive, cloudpickle.dumps(spec), key=name, pure=False)
     client.publish_dataset(future, name=name)
     deadline = time.monotonic() + timeout
     while True:

@@ -52,6 +52,7 @@ class BatchRunner:
         batch_id: str | None = None,
         name: str | None = None,
         client: Any = None,
+        cluster_info: ClusterInfo | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         self.prompts = list(prompts)
@@ -67,7 +68,7 @@ class BatchRunner:
         self._cancelled = threading.Event()
         self._active: dict[str, LLMCompilerRun] = {}
         self._writer: OutputWriter | None = None
-        self._cluster_info: ClusterInfo | None = None
+        self._cluster_info = cluster_info  # of a given client (else the embedded cluster's, once started)
         self._llm: ChatModel | None = None
         self._shared_calls: Any = None
 

@@ -56,6 +56,8 @@ class LLMCompilerBaseOperator(BaseOperator):
         gpu_fallback: str = "cpu",
         embedded_cluster: Mapping[str, Any] | None = None,
         run_timeout: float = 900.0,
+        deferrable: bool | None = None,
+        poll_interval: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -64,6 +66,14 @@ class LLMCompilerBaseOperator(BaseOperator):
         if max_replans < 0:
             raise ValueError(f"max_replans must be 0 or more, not {max_replans}")
         check_embedded_cluster(embedded_cluster or {})
+        if deferrable is None:
+            deferrable = bool(dask_conn_id) and _deferrable_by_default()
+        if deferrable and not dask_conn_id:
+            raise ValueError(
+                "deferrable=True needs a dask_conn_id: a deferred run runs on a remote Dask scheduler"
+            )
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
         self.toolset = toolset
         self.tools = list(tools or [])
         self.llm_conn_id = llm_conn_id
@@ -111,6 +121,12 @@ class LLMCompilerBaseOperator(BaseOperator):
             airflow=task_try_identity(context),
             cluster=cluster,
         )
+
+
+def _deferrable_by_default() -> bool:
+    from airflow.sdk import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def cause(exc: BaseException) -> str:

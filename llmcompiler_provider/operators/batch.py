@@ -12,12 +12,14 @@ naming the failed prompt ids, when more prompts failed than ``max_failed_fractio
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk.exceptions import AirflowException
 
 from llmcompiler_provider.batch import BatchOptions, BatchRunner, Prices, progress_line, read_prompts
+from llmcompiler_provider.batch.remote import RemoteBatch, submit_remote_batch
 from llmcompiler_provider.batch_results import BatchPrompt, BatchSummary
 from llmcompiler_provider.operators.base import LLMCompilerBaseOperator, cause, llm_failure
 from llmcompiler_provider.operators.toolsets import build_toolset
@@ -55,6 +57,10 @@ class LLMCompilerBatchOperator(LLMCompilerBaseOperator):
     :param rerun_failed: on a retry, run the prompts that failed before again (default True).
     :param share_tool_calls: identical pure tool calls of different prompts execute once.
     :param progress_every_s: seconds between progress lines in the task log.
+    :param deferrable: hand the whole batch to the ``dask_conn_id`` cluster (its driver runs on
+        a worker there) and wait in the triggerer instead of holding a worker slot; the output
+        path must then be one the cluster's workers can write (object storage). Default as for
+        ``LLMCompilerOperator``.
 
     The other arguments are ``LLMCompilerOperator``'s.
     """
@@ -135,15 +141,49 @@ class LLMCompilerBatchOperator(LLMCompilerBaseOperator):
         context["ti"].xcom_push(key=BATCH_ID_XCOM_KEY, value=batch_id)
         self.log.info("batch %s: %d prompts, LLM %s, up to %d runs at once", batch_id, len(prompts),
                       settings.describe(), options.max_active_runs)
+        name = f"{context['ti'].dag_id}.{context['ti'].task_id}"
+        if self.deferrable:
+            self._submit_and_defer(RemoteBatch(batch_id, prompts, settings, config, options, self._output(), name))
         self._runner = BatchRunner(
             prompts, llm=settings, config=config, options=options, output=self._output(), batch_id=batch_id,
-            name=f"{context['ti'].dag_id}.{context['ti'].task_id}",
-            on_progress=lambda summary: self.log.info("%s", progress_line(summary)),
+            name=name, on_progress=lambda summary: self.log.info("%s", progress_line(summary)),
         )
         try:
             summary = self._runner.execute()
         finally:
             self._runner = None
+        return self._report(context, summary)
+
+    def _submit_and_defer(self, spec: RemoteBatch) -> NoReturn:
+        from llmcompiler_provider.execution.cluster import check_versions
+        from llmcompiler_provider.triggers.run import SETTLE_S, LLMCompilerRunTrigger
+
+        cluster = spec.config.cluster
+        try:
+            with self.dask_hook.get_conn() as client:
+                check_versions(client)
+                submit_remote_batch(client, spec)
+        except Exception as exc:
+            raise AirflowException(f"could not submit batch {spec.batch_id} to the Dask scheduler at "
+                                   f"{cluster.address}: {cause(exc)}") from exc
+        self.log.info("submitted batch %s to %s; deferring until it finishes", spec.batch_id, cluster.address)
+        self.defer(
+            trigger=LLMCompilerRunTrigger(
+                run_id=spec.batch_id, kind="batch", store_url=spec.config.store_url, scheduler=cluster.address,
+                tls=self.dask_hook.get_tls_options(), poll_interval=self.poll_interval,
+                not_before=time.time() + SETTLE_S,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: report the batch from the store, as a batch run here reports."""
+        from llmcompiler_provider.store import get_batch
+
+        summary = get_batch(event["run_id"], self.store_hook.get_url())
+        if summary is None or event.get("status") == "error":
+            cause_text = event.get("message") or "it is not in the store"
+            raise AirflowException(f"batch {event['run_id']} failed: {cause_text}")
         return self._report(context, summary)
 
     def on_kill(self) -> None:

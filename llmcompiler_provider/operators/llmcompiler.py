@@ -106,20 +106,13 @@ class LLMCompilerOperator(LLMCompilerBaseOperator):
             toolset=toolset, tools=tools, llm_conn_id=llm_conn_id, model=model, dask_conn_id=dask_conn_id,
             store_conn_id=store_conn_id, max_replans=max_replans, optimize=optimize,
             disabled_passes=disabled_passes, streaming=streaming, repair_plans=repair_plans,
-            gpu_fallback=gpu_fallback, embedded_cluster=embedded_cluster, run_timeout=run_timeout, **kwargs,
+            gpu_fallback=gpu_fallback, embedded_cluster=embedded_cluster, run_timeout=run_timeout,
+            deferrable=deferrable, poll_interval=poll_interval, **kwargs,
         )
         if prompt is None and plan is None:
             raise ValueError("LLMCompilerOperator needs a prompt, a plan, or both")
-        if deferrable is None:
-            deferrable = bool(dask_conn_id) and _deferrable_by_default()
-        if deferrable and not dask_conn_id:
-            raise ValueError(
-                "deferrable=True needs a dask_conn_id: a deferred run runs on a remote Dask scheduler"
-            )
         self.prompt = prompt
         self.plan = plan
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
         self._run: LLMCompilerRun | None = None
         self._killed = False
 
@@ -260,12 +253,6 @@ class LLMCompilerOperator(LLMCompilerBaseOperator):
         _emit_stats(result, self.log)
         if result.metrics_saved is False:
             self.log.warning("metrics were not saved: %s", result.metrics_error)
-
-
-def _deferrable_by_default() -> bool:
-    from airflow.sdk import conf
-
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def _run_failed(result: RunResult) -> AirflowException:

@@ -1,10 +1,11 @@
-"""Waits, without a worker slot, for a run submitted to a remote Dask cluster to finish.
+"""Waits, without a worker slot, for a run (or a batch) submitted to a remote Dask cluster to finish.
 
 A small async loop: every ``poll_interval`` seconds it asks the metrics store
 whether the run has finished (``asyncio.to_thread``: the store is synchronous), and
 asks the scheduler whether the run's driver task erred or vanished. It fires one
 event: ``{"status": "finished", "run_id", "run_status"}`` or ``{"status": "error",
-"run_id", "message"}``.
+"run_id", "message"}``. With ``kind="batch"``, ``run_id`` is a batch id and the store's
+batch record is watched.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ SETTLE_S = 10.0
 DRIVER_GONE = frozenset({"released", "forgotten"})
 
 
-def stored_status(run_id: str, store_url: str | None) -> str | None:
-    """The run's status in the store, or None when it is not there yet."""
-    from llmcompiler_provider.store import run_status
+def stored_status(run_id: str, store_url: str | None, kind: str = "run") -> str | None:
+    """The run's (or batch's) status in the store, or None when it is not there yet."""
+    from llmcompiler_provider.store import get_batch, run_status
 
+    if kind == "batch":
+        batch = get_batch(run_id, store_url)
+        return batch.status if batch is not None else None
     return run_status(run_id, store_url)
 
 
@@ -43,9 +47,11 @@ class LLMCompilerRunTrigger(BaseTrigger):
         poll_interval: float = 1.0,
         timeout: float | None = None,
         not_before: float | None = None,
+        kind: str = "run",
     ) -> None:
         super().__init__()
-        self.run_id = run_id
+        self.run_id = run_id  # the batch's id with kind="batch"
+        self.kind = kind
         self.store_url = store_url
         self.scheduler = scheduler
         self.tls = dict(tls or {})
@@ -64,6 +70,7 @@ class LLMCompilerRunTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
                 "not_before": self.not_before,
+                "kind": self.kind,
             },
         )
 
@@ -85,17 +92,17 @@ class LLMCompilerRunTrigger(BaseTrigger):
 
     async def _driver_problem(self, client: Any) -> str | None:
         """Why the driver task ended without a stored run, or None while it is still queued or running."""
-        name = driver_name(self.run_id)
+        name = driver_name(self.run_id, self.kind)
         state = (await client.scheduler.get_task_status(keys=[name])).get(name)
         if state is None:
-            return f"the run's driver task {name} is not known to the Dask scheduler at {self.scheduler}"
+            return f"the {self.kind}'s driver task {name} is not known to the Dask scheduler at {self.scheduler}"
         if state == "erred":
             exc = await (await client.get_dataset(name)).exception()
-            return f"the run's driver task failed on the Dask cluster: {type(exc).__name__}: {exc}"
+            return f"the {self.kind}'s driver task failed on the Dask cluster: {type(exc).__name__}: {exc}"
         if state == "memory":
-            return "the run's driver task finished but the metrics store has no finished run with its id"
+            return f"the {self.kind}'s driver task finished but the metrics store has no finished {self.kind} with its id"
         if state in DRIVER_GONE:
-            return f"the run's driver task was {state} on the Dask cluster"
+            return f"the {self.kind}'s driver task was {state} on the Dask cluster"
         return None
 
     async def _checked_driver(self, client: Any) -> str | None:
@@ -117,13 +124,13 @@ class LLMCompilerRunTrigger(BaseTrigger):
         client = await self._client()
         try:
             while True:
-                status = await asyncio.to_thread(stored_status, self.run_id, self.store_url)
+                status = await asyncio.to_thread(stored_status, self.run_id, self.store_url, self.kind)
                 if status in FINISHED_STATUSES:
                     return self._event("finished", run_status=status)
                 problem = await self._checked_driver(client) if client is not None else None
                 if problem is not None:
                     # the run may have been saved between the two looks: read the store once more
-                    status = await asyncio.to_thread(stored_status, self.run_id, self.store_url)
+                    status = await asyncio.to_thread(stored_status, self.run_id, self.store_url, self.kind)
                     if status in FINISHED_STATUSES:
                         return self._event("finished", run_status=status)
                     return self._event("error", message=problem)
@@ -136,7 +143,7 @@ class LLMCompilerRunTrigger(BaseTrigger):
 
     async def _release(self, client: Any) -> None:
         try:
-            await client.unpublish_dataset(driver_name(self.run_id))
+            await client.unpublish_dataset(driver_name(self.run_id, self.kind))
         except Exception:  # already released: nothing to do
             pass
         await client.close()
@@ -149,6 +156,6 @@ class LLMCompilerRunTrigger(BaseTrigger):
         if client is None:
             return
         try:
-            await Event(cancel_event_name(self.run_id), client=client).set()
+            await Event(cancel_event_name(self.run_id, self.kind), client=client).set()
         finally:
             await client.close()

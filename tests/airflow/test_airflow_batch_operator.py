@@ -88,6 +88,25 @@ def test_the_nightly_batch_dag_answers_its_file_of_prompts_with_the_local_model(
     assert str(dag_run.state) == ("success" if summary["succeeded"] else "failed")
 
 
+def test_a_deferred_batch_runs_on_the_remote_cluster_and_reports_from_the_store(
+    run_dag, planning_server, monkeypatch, dask_scheduler, tmp_path
+):
+    from distributed import Client
+
+    set_connection(monkeypatch, "llmcompiler_test_dask", conn_type="llmcompiler_dask", host=dask_scheduler)
+    out = tmp_path / "rows.jsonl"
+    dag_run = run_dag("llmcompiler_batch_deferred", run_conf={"output": str(out)})
+
+    assert task_states(dag_run)[("answer_all", -1)] == "success"
+    summary = xcoms(dag_run, "answer_all")["return_value"]
+    assert (summary["total"], summary["succeeded"]) == (3, 3)
+    runs = list_runs(batch_id=summary["batch_id"], limit=None)
+    assert len(runs) == 3 and {r.cluster.address for r in runs} == {dask_scheduler}  # driven on the cluster
+    assert len(out.read_text().splitlines()) == 3  # written by the driver on the cluster's worker
+    with Client(dask_scheduler) as client:
+        assert not client.list_datasets()  # the trigger released the driver's future
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -96,6 +115,7 @@ def test_the_nightly_batch_dag_answers_its_file_of_prompts_with_the_local_model(
         ({"sql": "SELECT 1"}, "sql needs a sql_conn_id"),
         ({"prompts": ["a"], "max_active_runs": 0}, "max_active_runs must be at least 1"),
         ({"prompts": ["a"], "max_failed_fraction": 2}, "max_failed_fraction must be between 0 and 1"),
+        ({"prompts": ["a"], "deferrable": True}, "deferrable=True needs a dask_conn_id"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed(arguments, message):

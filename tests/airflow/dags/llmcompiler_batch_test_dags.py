@@ -49,5 +49,21 @@ def batch_from_sql() -> None:
     )
 
 
+@dag(dag_id="llmcompiler_batch_deferred", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+     params={"output": Param("", type="string")})
+def batch_deferred() -> None:
+    LLMCompilerBatchOperator(
+        task_id="answer_all",
+        prompts=["question 0", "question 1", "question 2"],
+        llm_conn_id="batch_test_llm",
+        dask_conn_id="llmcompiler_test_dask",
+        deferrable=True,
+        output_path="{{ params.output }}",
+        max_active_runs=2,
+        poll_interval=0.5,
+    )
+
+
 batch_from_xcom()
 batch_from_sql()
+batch_deferred()
