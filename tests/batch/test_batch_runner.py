@@ -112,3 +112,20 @@ def test_request_limits_need_an_openai_compatible_endpoint(dask_client):
     with pytest.raises(ValueError, match="apply to an OpenAI-compatible endpoint"):
         runner.execute()
     assert runner.summary.status == "failed" and "OpenAI-compatible" in runner.summary.error
+
+
+def test_identical_tool_calls_of_different_prompts_run_once(planning_server, dask_client, sqlite_url):
+    from tests.batch import batch_tools
+
+    batch_tools.LOOKUPS.clear()
+    for i in range(4):
+        planning_server.plans[f"question {i}"] = (f'1. lookup("shared")\n2. lookup("own {i}")\n3. join()\n'
+                                                  "<END_OF_PLAN>")
+    runner = BatchRunner(prompts(4), llm=planning_server.settings(), client=dask_client,
+                         config=RunConfig(store_url=sqlite_url, toolset=batch_tools.tools),
+                         options=BatchOptions(max_active_runs=4))
+    summary = runner.execute()
+
+    assert summary.succeeded == 4
+    assert sorted(batch_tools.LOOKUPS) == ["own 0", "own 1", "own 2", "own 3", "shared"]
+    assert (summary.tool_calls, summary.tool_calls_deduplicated) == (8, 3)
