@@ -19,11 +19,9 @@ from llmcompiler_provider.results import AirflowIdentity, RunSummary, Tokens
 from llmcompiler_provider.store import convert
 from llmcompiler_provider.store.engine import for_writing, get_engine
 from llmcompiler_provider.store.models import Batch, Run
-from llmcompiler_provider.store.repository import list_runs
+from llmcompiler_provider.store.repository import ids_starting_with, list_runs
 from llmcompiler_provider.store.upsert import upsert
 
-#: the shortest prefix of a batch id that ``get_batch`` looks up
-PREFIX_CHARS = 4
 SHORT_TEXT_CHARS = 250
 
 
@@ -81,14 +79,15 @@ def save_batch(summary: BatchSummary, url: str | None = None) -> None:
 
 
 def get_batch(batch_id: str, url: str | None = None) -> BatchSummary | None:
-    """The batch ``batch_id``, or the one batch whose id starts with it (4 characters or more); else None."""
+    """The batch ``batch_id`` (exactly: a batch not saved yet is None, never another batch), or None."""
     with Session(get_engine(url)) as session:
         row = session.get(Batch, batch_id)
-        if row is None and len(batch_id) >= PREFIX_CHARS:
-            escaped = batch_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            matches = session.scalars(select(Batch).where(Batch.id.like(f"{escaped}%", escape="\\")).limit(2)).all()
-            row = matches[0] if len(matches) == 1 else None
         return batch_summary(row) if row is not None else None
+
+
+def find_batch_ids(prefix: str, url: str | None = None, *, limit: int = 10) -> list[str]:
+    """Batch ids starting with ``prefix`` (so people can type the first few characters)."""
+    return ids_starting_with(Batch.id, prefix, url, limit=limit)
 
 
 def list_batches(url: str | None = None, *, limit: int | None = 100, dag_id: str | None = None) -> list[BatchSummary]:

@@ -177,12 +177,17 @@ def tool_durations(url: str | None = None, *, recent: int = 5000) -> dict[str, l
     return durations
 
 
-def find_run_ids(prefix: str, url: str | None = None, *, limit: int = 10) -> list[str]:
-    """Run ids starting with ``prefix`` (so people can type the first few characters)."""
+def ids_starting_with(id_column: Any, prefix: str, url: str | None = None, *, limit: int = 10) -> list[str]:
+    """The values of ``id_column`` (``Run.id``, ``Batch.id``) starting with ``prefix``, in order."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    query = select(Run.id).where(Run.id.like(f"{escaped}%", escape="\\")).order_by(Run.id).limit(limit)
+    query = select(id_column).where(id_column.like(f"{escaped}%", escape="\\")).order_by(id_column).limit(limit)
     with Session(get_engine(url)) as session:
         return list(session.scalars(query))
+
+
+def find_run_ids(prefix: str, url: str | None = None, *, limit: int = 10) -> list[str]:
+    """Run ids starting with ``prefix`` (so people can type the first few characters)."""
+    return ids_starting_with(Run.id, prefix, url, limit=limit)
 
 
 def trend(

@@ -16,6 +16,7 @@ from llmcompiler_provider.store import (
     batch_outcomes,
     batch_prompt_states,
     batch_runs,
+    find_batch_ids,
     get_batch,
     get_engine,
     get_run,
@@ -196,15 +197,15 @@ def test_saving_a_batch_again_updates_it(store_url):
         ("b-0001", "failed", 5, "2 of 10 prompts failed")]
 
 
-def test_a_batch_is_found_by_a_unique_prefix_of_four_characters_or_more(store_url):
+def test_a_batch_is_got_by_its_exact_id_and_found_by_a_prefix(store_url):
     for batch_id in ("abcd1111", "abcd2222", "xyz_9999"):
         save_batch(summary(batch_id), store_url)
 
-    assert get_batch("abcd1", store_url).batch_id == "abcd1111"
-    assert get_batch("abcd", store_url) is None  # two batches start with it
-    assert get_batch("xyz_", store_url).batch_id == "xyz_9999"
-    assert get_batch("xyz", store_url) is None  # too short
-    assert get_batch("xyz%", store_url) is None  # a LIKE wildcard is a character like the others
+    assert get_batch("abcd1111", store_url).batch_id == "abcd1111"
+    assert get_batch("abcd1", store_url) is None  # a batch not saved yet is never another one
+    assert find_batch_ids("abcd", store_url) == ["abcd1111", "abcd2222"]
+    assert find_batch_ids("xyz_", store_url) == ["xyz_9999"]
+    assert find_batch_ids("xyz%", store_url) == []  # a LIKE wildcard is a character like the others
 
 
 def test_list_batches_orders_newest_first_and_filters_by_dag(store_url):
