@@ -1,6 +1,6 @@
 """Secrets (an LLM API key, a store password) never reach the logs, the run result (what XCom
-carries), the metrics store, the trace sent to an OTLP collector (content opt-in on), the command
-line's output or the UI's pages and JSON.
+carries), the metrics store, the trace sent to an OTLP collector (content opt-in on; a run alone
+and a batch's span with its runs), the command line's output or the UI's pages and JSON.
 
 The endpoint is a scripted OpenAI-compatible server that checks nothing but records what it
 got, so each test first proves the key was really sent; one scenario echoes the key back in
@@ -24,6 +24,8 @@ from fastapi.testclient import TestClient
 from otlp_receiver import OTLPReceiver, otlp_env, run_tree
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.batch.runner import run_batch
+from llmcompiler_provider.batch_results import BatchPrompt
 from llmcompiler_provider.llm import OpenAIChatModel
 from llmcompiler_provider.operators.summaries import metrics_summary
 from llmcompiler_provider.ui.app import URL_PREFIX, create_standalone_app
@@ -101,6 +103,27 @@ def test_the_api_key_is_sent_but_never_logged_returned_stored_or_shown(
     }
     for where, text in places.items():
         assert API_KEY not in text, f"the API key leaked into the {where}"
+
+
+def test_the_api_key_never_reaches_a_batch_s_trace(server, threaded_cluster, sqlite_url, monkeypatch):
+    """A batch whose endpoint echoes the key in every error: the batch's span, its runs' spans and
+    their chat spans all reach the collector, without the key."""
+    client, _ = threaded_cluster
+    llm = OpenAIChatModel(server.url("echoes-key"), API_KEY, "scripted", max_retries=0)
+    prompts = [BatchPrompt(prompt="How long is the Nile?"), BatchPrompt(prompt="How high is K2?")]
+    with OTLPReceiver() as collector:
+        otlp_env(monkeypatch, collector, LLMCOMPILER_TRACE_CONTENT="true")
+        summary = run_batch(prompts, llm=llm, client=client, name="secret-batch",
+                            config=RunConfig(toolset="demo", store_url=sqlite_url, max_replans=0))
+    assert sent_key(server, "echoes-key")
+    assert (summary.status, summary.failed) == ("failed", 2)
+    [batch] = [s for s in collector.spans if s.name == "invoke_workflow llmcompiler.batch"]
+    runs = [s for s in collector.spans if s.name == "invoke_workflow llmcompiler"]
+    assert len(runs) == 2 and all(r.parent_span_id == batch.span_id for r in runs)
+    chats = [s for s in collector.spans if s.name.startswith("chat ")]
+    assert chats and all("Incorrect API key provided: ***" in c.status_message for c in chats)
+    assert batch.status_code == 2 and batch.attributes["llmcompiler.batch.name"] == "secret-batch"
+    assert API_KEY not in b"".join(collector.bodies).decode("latin-1")
 
 
 def cli(*args: str, home: Path, key: str | None = None) -> subprocess.CompletedProcess:
