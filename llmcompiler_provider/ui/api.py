@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from llmcompiler_provider.batch_results import BatchSummary
 from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.ui import queries, schemas
 from llmcompiler_provider.ui.access import Viewer, ViewerDependency
@@ -60,6 +61,33 @@ def api_router(viewer: ViewerDependency) -> APIRouter:
         runs_filter = queries.RunFilter.parse(dag_id=dag_id, status=status, since=since)
         points = queries.trend_points(who, store_url(request), runs_filter)
         return {"points": points, "count": len(points)}
+
+    @router.get("/batches", response_model=schemas.BatchList, summary="Recent batches, newest first")
+    def list_recent_batches(
+        request: Request,
+        dag_id: str | None = Query(None, description="only batches of this Airflow DAG"),
+        limit: int = Query(queries.DEFAULT_LIMIT, ge=1, le=queries.MAX_LIMIT),
+        who: Viewer = Depends(viewer),
+    ) -> dict:
+        batches = queries.recent_batches(who, store_url(request), dag_id=dag_id or None, limit=limit)
+        return {"batches": batches, "count": len(batches)}
+
+    @router.get("/batches/{batch_id}", response_model=BatchSummary,
+                summary="One batch: its progress, tokens, cost and limits (a unique prefix of 4+ characters works)")
+    def read_batch(request: Request, batch_id: str, who: Viewer = Depends(viewer)) -> BatchSummary:
+        return queries.batch_detail(who, store_url(request), batch_id)
+
+    @router.get("/batches/{batch_id}/runs", response_model=schemas.RunList,
+                summary="The runs of one batch, newest first")
+    def list_batch_runs(
+        request: Request,
+        batch_id: str,
+        status: str | None = STATUS,
+        limit: int | None = Query(None, ge=1, description="at most this many runs (all of them by default)"),
+        who: Viewer = Depends(viewer),
+    ) -> dict:
+        runs = queries.runs_of_batch(who, store_url(request), batch_id, status=status or None, limit=limit)
+        return {"runs": runs, "count": len(runs)}
 
     @router.get("/ti", response_model=schemas.TaskInstanceRun,
                 summary="The run an Airflow task instance recorded (its latest try unless try_number is set)")

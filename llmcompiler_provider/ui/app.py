@@ -66,6 +66,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     handlers = {
         queries.RunNotFound: lambda request, exc: _error(request, 404, str(exc)),
+        queries.BatchNotFound: lambda request, exc: _error(request, 404, str(exc)),
         queries.RunForbidden: lambda request, exc: _error(request, 403, str(exc)),
         queries.BadFilter: lambda request, exc: _error(request, 400, str(exc)),
         SQLAlchemyError: lambda request, exc: _error(request, 503, _store_message(request, exc)),
@@ -96,7 +97,8 @@ def create_app(store_url: str | None = None, *, viewer: ViewerDependency = every
     """
     app = FastAPI(
         title="LLMCompiler runs",
-        description="Runs recorded by the LLMCompiler provider: plans, tasks per worker, timings and trends.",
+        description="Runs recorded by the LLMCompiler provider: plans, tasks per worker, timings and trends; "
+                    "batches of runs and their progress.",
         version="1",
         openapi_url="/api/openapi.json",
         docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN

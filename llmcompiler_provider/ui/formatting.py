@@ -49,3 +49,10 @@ def axis_number(value: float) -> str:
     if abs(value) >= 10_000:
         return f"{value / 1000:g}k"
     return f"{value:.6g}"
+
+
+def money(value: float | None) -> str:
+    """A cost in the LLM connection's price unit: ``0.0123`` (4 decimals below 1, else 2)."""
+    if value is None:
+        return MISSING
+    return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"

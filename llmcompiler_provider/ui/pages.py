@@ -1,4 +1,4 @@
-"""The HTML pages: Runs, Run, Trends, and the task-instance redirect."""
+"""The HTML pages: Runs, Run, Trends, Batches, Batch, and the task-instance redirect."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from llmcompiler_provider.ui import queries
 from llmcompiler_provider.ui.access import Viewer, ViewerDependency
 from llmcompiler_provider.ui.api import parse_map_index, store_url
-from llmcompiler_provider.ui.rendering import link, page, run_link
+from llmcompiler_provider.ui.batch_view import batch_view
+from llmcompiler_provider.ui.rendering import batch_link, link, page, run_link
 from llmcompiler_provider.ui.run_view import run_view
 from llmcompiler_provider.ui.trend_charts import NO_DAG, TREND_METRICS, render_trend_chart
 
@@ -68,6 +69,29 @@ def page_router(viewer: ViewerDependency) -> APIRouter:
         return page(request, "trends.html", title="LLMCompiler trends", charts=charts, points=points,
                     summary=_trend_summary(points), form={"dag_id": dag_id or "", "since": since or ""})
 
+    @router.get("/batches", response_class=HTMLResponse)
+    def batches_page(
+        request: Request,
+        dag_id: str | None = None,
+        limit: int | None = Query(None, ge=1, le=queries.MAX_LIMIT),
+        who: Viewer = Depends(viewer),
+    ) -> HTMLResponse:
+        shown = limit or queries.DEFAULT_LIMIT
+        batches = queries.recent_batches(who, store_url(request), dag_id=dag_id or None, limit=shown)
+        return page(request, "batches.html", title="LLMCompiler batches", batches=batches,
+                    form={"dag_id": dag_id or "", "limit": shown})
+
+    @router.get("/batches/{batch_id}", response_class=HTMLResponse)
+    def batch_page(request: Request, batch_id: str, status: str | None = None,
+                   who: Viewer = Depends(viewer)) -> HTMLResponse:
+        url = store_url(request)
+        batch = queries.batch_detail(who, url, batch_id)
+        runs = queries.runs_of_batch(who, url, batch.batch_id, status=status or None)
+        view = batch_view(batch, queries.outcomes_of_batch(who, url, batch), runs)
+        return page(request, "batch.html", title=f"LLMCompiler batch {batch.batch_id[:16]}", view=view,
+                    batch=batch, status=status or "", statuses=queries.RUN_STATUSES,
+                    runs_shown_max=queries.BATCH_RUNS_SHOWN)
+
     @router.get("/ti")
     def task_instance_run(
         request: Request,
@@ -78,10 +102,13 @@ def page_router(viewer: ViewerDependency) -> APIRouter:
         try_number: int | None = None,
         who: Viewer = Depends(viewer),
     ) -> RedirectResponse:
-        found = queries.run_of_task_instance(
-            who, store_url(request), dag_id=dag_id, airflow_run_id=run_id, task_id=task_id,
-            map_index=parse_map_index(map_index), try_number=try_number,
-        )
+        """The run the task instance recorded; the batch page when it ran a batch."""
+        task_instance = dict(dag_id=dag_id, airflow_run_id=run_id, task_id=task_id,
+                             map_index=parse_map_index(map_index), try_number=try_number)
+        batch_id = queries.batch_of_task_instance(who, store_url(request), **task_instance)
+        if batch_id is not None:
+            return RedirectResponse(batch_link(request, batch_id), status_code=303)
+        found = queries.run_of_task_instance(who, store_url(request), **task_instance)
         return RedirectResponse(run_link(request, found), status_code=303)
 
     return router

@@ -11,12 +11,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from llmcompiler_provider.batch_results import BatchSummary
 from llmcompiler_provider.results import RunResult, RunSummary
-from llmcompiler_provider.store import get_engine, get_run, list_runs, trend
-from llmcompiler_provider.store.models import Run
+from llmcompiler_provider.store import (
+    batch_outcomes,
+    batch_runs,
+    find_batch_ids,
+    get_batch,
+    get_engine,
+    get_run,
+    list_batches,
+    list_runs,
+    trend,
+)
+from llmcompiler_provider.store.models import Batch, Run
 from llmcompiler_provider.ui.access import Viewer
 from llmcompiler_provider.ui.redact import redact_model, redact_value
 
@@ -24,6 +35,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 TREND_LIMIT = 1000
 RUN_STATUSES = ("success", "failed", "cancelled", "running")
+BATCH_PREFIX_CHARS = 4  # a batch id's shortest prefix that finds it
+BATCH_RUNS_SHOWN = 500  # the batch page's table of runs; the JSON endpoint takes a limit
 
 
 class BadFilter(ValueError):
@@ -35,6 +48,10 @@ class RunNotFound(LookupError):
 
 
 class RunForbidden(PermissionError):
+    pass
+
+
+class BatchNotFound(LookupError):
     pass
 
 
@@ -146,3 +163,75 @@ def run_of_task_instance(
             f"run {airflow_run_id!r}."
         )
     return found
+
+
+def recent_batches(viewer: Viewer, url: str | None, *, dag_id: str | None = None,
+                   limit: int = DEFAULT_LIMIT) -> list[BatchSummary]:
+    """The newest batches first that the viewer may read; one store query per DAG for a viewer limited
+    to some DAGs, as for runs."""
+    per_dag = [
+        [batch for batch in list_batches(url, limit=limit, dag_id=dag) if viewer.can_read_dag(_dag_of(batch))]
+        for dag in _dags_to_ask(viewer, dag_id)
+    ]
+    merged = heapq.merge(*per_dag, key=lambda batch: -batch.started)
+    return [redact_model(batch) for batch in itertools.islice(merged, limit)]
+
+
+def _dag_of(batch: BatchSummary) -> str | None:
+    return batch.airflow.dag_id if batch.airflow is not None else None
+
+
+def batch_detail(viewer: Viewer, url: str | None, batch_id: str) -> BatchSummary:
+    """The batch ``batch_id``, or the one batch whose id starts with it (``BATCH_PREFIX_CHARS`` or more)."""
+    batch = get_batch(batch_id, url)
+    if batch is None and len(batch_id) >= BATCH_PREFIX_CHARS:
+        found = find_batch_ids(batch_id, url, limit=2)
+        batch = get_batch(found[0], url) if len(found) == 1 else None
+    if batch is None:
+        raise BatchNotFound(f"No batch with id {batch_id!r} is recorded in the metrics store.")
+    if not viewer.can_read_dag(_dag_of(batch)):
+        raise RunForbidden("You are not allowed to read this batch (it belongs to a DAG you cannot read).")
+    return redact_model(batch)
+
+
+def runs_of_batch(viewer: Viewer, url: str | None, batch_id: str, *, status: str | None = None,
+                  limit: int | None = BATCH_RUNS_SHOWN) -> list[RunSummary]:
+    """The batch's runs, newest first (after checking the viewer may read the batch)."""
+    batch = batch_detail(viewer, url, batch_id)
+    return [redact_model(run) for run in batch_runs(batch.batch_id, url, status=status, limit=limit)
+            if viewer.can_read_dag(run.dag_id)]
+
+
+def outcomes_of_batch(viewer: Viewer, url: str | None, batch: BatchSummary) -> list[dict[str, Any]]:
+    """Every run's small record (``store.batch_outcomes``) of a batch the viewer may read, redacted."""
+    if not viewer.can_read_dag(_dag_of(batch)):
+        raise RunForbidden("You are not allowed to read this batch (it belongs to a DAG you cannot read).")
+    return redact_value(batch_outcomes(batch.batch_id, url))
+
+
+def batch_of_task_instance(
+    viewer: Viewer,
+    url: str | None,
+    *,
+    dag_id: str,
+    airflow_run_id: str,
+    task_id: str,
+    map_index: int = -1,
+    try_number: int | None = None,
+) -> str | None:
+    """The batch id an Airflow task instance recorded (the given try, else its latest one), or None
+    when that task ran no batch."""
+    if not viewer.can_read_dag(dag_id):
+        raise RunForbidden(f"You are not allowed to read the runs of DAG {dag_id!r}.")
+    unmapped = map_index < 0
+    query = (
+        select(Batch.id)
+        .where(Batch.dag_id == dag_id, Batch.airflow_run_id == airflow_run_id, Batch.task_id == task_id,
+               or_(Batch.map_index.is_(None), Batch.map_index < 0) if unmapped else Batch.map_index == map_index)
+        .order_by(Batch.try_number.desc(), Batch.started.desc())
+        .limit(1)
+    )
+    if try_number is not None:
+        query = query.where(Batch.try_number == try_number)
+    with Session(get_engine(url)) as session:
+        return session.scalars(query).first()

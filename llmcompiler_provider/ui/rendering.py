@@ -30,6 +30,7 @@ def _environment() -> Environment:
         ratio=formatting.ratio,
         percent=formatting.percent,
         count=formatting.count,
+        money=formatting.money,
         path_part=lambda value: quote(str(value), safe=""),
     )
     return environment
@@ -53,12 +54,17 @@ def run_link(request: Request, run_id: str) -> str:
     return link(request, f"/runs/{quote(run_id, safe='')}")
 
 
+def batch_link(request: Request, batch_id: str, **query: Any) -> str:
+    return link(request, f"/batches/{quote(batch_id, safe='')}", **query)
+
+
 def page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
     html = ENVIRONMENT.get_template(template).render(
         base=base_path(request),
         path=request.url.path,
         link=lambda path, **query: link(request, path, **query),
         run_link=lambda run_id: run_link(request, run_id),
+        batch_link=lambda batch_id: batch_link(request, batch_id),
         svg=Markup,  # SVG built in Python by ui.svg, which escapes every text and attribute
         **context,
     )

@@ -1,7 +1,7 @@
 """The JSON endpoints' response shapes, for FastAPI's OpenAPI document.
 
-A run and a run's summary are ``results.RunResult`` and ``results.RunSummary``
-themselves; here are the shapes only the UI has (lists, charts, trend points).
+A run, a run's summary and a batch are ``results.RunResult``, ``results.RunSummary``
+and ``batch_results.BatchSummary`` themselves; here are the shapes only the UI has (lists, charts, trend points).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmcompiler_provider.batch_results import BatchSummary
 from llmcompiler_provider.results import RunSummary
 
 
@@ -18,6 +19,11 @@ class _Open(BaseModel):
 
 class RunList(BaseModel):
     runs: list[RunSummary]
+    count: int
+
+
+class BatchList(BaseModel):
+    batches: list[BatchSummary]
     count: int
 
 

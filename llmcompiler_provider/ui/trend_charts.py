@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +46,40 @@ def series_by_dag(points: list[dict[str, Any]], key: str) -> dict[str, list[tupl
     return dict(sorted(series.items()))
 
 
-def _time_ticks(low: float, high: float) -> list[tuple[float, str]]:
+def time_ticks(low: float, high: float) -> list[tuple[float, str]]:
     span = high - low
     steps = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 2 * 86400, 7 * 86400, 30 * 86400, 365 * 86400]
     step = next((s for s in steps if span / s <= 7), steps[-1])
     first = (int(low) // step + 1) * step
     label = formatting.day if step >= 86400 else formatting.clock
     return [(t, label(t)) for t in range(int(first), int(high) + 1, step)]
+
+
+def time_axes(
+    y_ticks: list[float],
+    y_of: Callable[[float], float],
+    x_ticks: list[tuple[float, str]],
+    x_of: Callable[[float], float],
+    *,
+    unit: str,
+) -> list[str]:
+    """The plot area (``WIDTH`` by ``HEIGHT``, margins included) with its grid, tick labels and unit."""
+    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    body = [svg.element("rect", x=LEFT, y=TOP, width=plot_width, height=plot_height, fill="#ffffff",
+                        stroke="#cccccc")]
+    for tick in y_ticks:
+        y = y_of(tick)
+        body.append(svg.element("line", x1=LEFT, y1=y, x2=LEFT + plot_width, y2=y, stroke="#ececec"))
+        body.append(svg.element("text", svg.text_of(formatting.axis_number(tick)), x=LEFT - 6, y=y + 4,
+                                text_anchor="end", fill="#555555", font_size=11))
+    for t, text in x_ticks:
+        x, bottom = x_of(t), TOP + plot_height
+        body.append(svg.element("line", x1=x, y1=bottom, x2=x, y2=bottom + 5, stroke="#888888"))
+        body.append(svg.element("text", svg.text_of(text), x=x, y=bottom + 18, text_anchor="middle",
+                                fill="#555555", font_size=11))
+    body.append(svg.element("text", svg.text_of(unit), x=LEFT - 6, y=TOP - 10, text_anchor="end",
+                            fill="#555555", font_size=11))
+    return body
 
 
 def render_trend_chart(points: list[dict[str, Any]], metric: TrendMetric, *, chart_id: str) -> str:
@@ -73,20 +101,7 @@ def render_trend_chart(points: list[dict[str, Any]], metric: TrendMetric, *, cha
     def y_of(v: float) -> float:
         return TOP + plot_height - v / y_high * plot_height
 
-    body = [svg.element("rect", x=LEFT, y=TOP, width=plot_width, height=plot_height, fill="#ffffff",
-                        stroke="#cccccc")]
-    for tick in y_ticks:
-        y = y_of(tick)
-        body.append(svg.element("line", x1=LEFT, y1=y, x2=LEFT + plot_width, y2=y, stroke="#ececec"))
-        body.append(svg.element("text", svg.text_of(formatting.axis_number(tick)), x=LEFT - 6, y=y + 4,
-                                text_anchor="end", fill="#555555", font_size=11))
-    for t, text in _time_ticks(t_low, t_high):
-        x, bottom = x_of(t), TOP + plot_height
-        body.append(svg.element("line", x1=x, y1=bottom, x2=x, y2=bottom + 5, stroke="#888888"))
-        body.append(svg.element("text", svg.text_of(text), x=x, y=bottom + 18, text_anchor="middle",
-                                fill="#555555", font_size=11))
-    body.append(svg.element("text", svg.text_of(metric.unit), x=LEFT - 6, y=TOP - 10, text_anchor="end",
-                            fill="#555555", font_size=11))
+    body = time_axes(y_ticks, y_of, time_ticks(t_low, t_high), x_of, unit=metric.unit)
     legend_y = HEIGHT + 4
     for index, (dag, dag_points) in enumerate(series.items()):
         color = svg.SERIES_COLORS[index % len(svg.SERIES_COLORS)]

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvicorn
 from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from llmcompiler_provider.ui import create_standalone_app
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "ui"
 CHROMIUM = "/usr/bin/chromium"
+SERVER_START_TIMEOUT_S = 30
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -68,3 +74,22 @@ def chromium(user_data_dir: Path) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+@contextmanager
+def serving(store_url: str) -> Iterator[str]:
+    """The standalone app over ``store_url`` under uvicorn in a thread on 127.0.0.1; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(create_standalone_app(store_url), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="ui-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start serving the UI"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/llmcompiler"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

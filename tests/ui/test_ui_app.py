@@ -125,9 +125,10 @@ def test_json_endpoints_return_what_the_pages_show(client: TestClient, seeded: S
 def test_openapi_documents_the_json_endpoints_but_not_the_pages(client: TestClient):
     document = client.get(f"{PREFIX}/api/openapi.json").json()
     assert set(document["paths"]) == {
-        "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/gantt", "/api/trends", "/api/ti"}
+        "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/gantt", "/api/trends", "/api/ti", "/api/batches",
+        "/api/batches/{batch_id}", "/api/batches/{batch_id}/runs"}
     schemas = set(document["components"]["schemas"])
-    assert {"RunSummary", "RunResult", "Gantt", "Trend", "TaskInstanceRun"} <= schemas
+    assert {"RunSummary", "RunResult", "Gantt", "Trend", "TaskInstanceRun", "BatchSummary", "BatchList"} <= schemas
     assert document["paths"]["/api/runs"]["get"]["summary"] == "Recent runs, newest first"
 
 

@@ -5,21 +5,15 @@ Screenshots go to test-artifacts/ui/.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from playwright.sync_api import BrowserContext
 
-from llmcompiler_provider.ui import create_standalone_app
-
-from browser_support import WatchedPage, chromium, free_port, watch
+from browser_support import WatchedPage, chromium, serving, watch
 from ui_samples import HOSTILE_PROMPT, SeededStore, seed
 
 pytestmark = pytest.mark.slow
-SERVER_START_TIMEOUT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +23,8 @@ def seeded_sqlite(tmp_path_factory) -> SeededStore:
 
 @pytest.fixture(scope="module")
 def server(seeded_sqlite: SeededStore) -> Iterator[str]:
-    """The standalone app under uvicorn in a thread; its base URL."""
-    port = free_port()
-    app = create_standalone_app(seeded_sqlite.url)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, name="ui-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not uvicorn_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start serving the UI"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/llmcompiler"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with serving(seeded_sqlite.url) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
