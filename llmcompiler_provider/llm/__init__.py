@@ -5,6 +5,7 @@
 >>> text, usage = model.complete([{"role": "user", "content": "Hi"}], max_tokens=8)  # doctest: +SKIP
 """
 
+from llmcompiler_provider.llm.admission import AdmissionControl, AdmissionLimits, admission_for
 from llmcompiler_provider.llm.base import ChatMessage, ChatModel, ChatStream, StreamingChatModel, Usage
 from llmcompiler_provider.llm.errors import (
     LLMAuthError,
@@ -12,6 +13,7 @@ from llmcompiler_provider.llm.errors import (
     LLMError,
     LLMPromptTooLong,
     LLMRateLimited,
+    LLMStreamCut,
     LLMTimeout,
     LLMUnavailable,
 )
@@ -33,6 +35,10 @@ __all__ = [
     "LLMRateLimited",
     "LLMBadResponse",
     "LLMPromptTooLong",
+    "LLMStreamCut",
+    "AdmissionControl",
+    "AdmissionLimits",
+    "admission_for",
     "KINDS",
     "make_chat_model",
     "END_OF_PLAN",

@@ -20,7 +20,8 @@ class LLMTimeout(LLMError):
 
 
 class LLMRateLimited(LLMError):
-    """The endpoint kept answering HTTP 429 after every retry."""
+    """The endpoint kept answering HTTP 429 (or the admission limits kept the request waiting)
+    for the whole queue timeout."""
 
 
 class LLMBadResponse(LLMError):
@@ -29,3 +30,8 @@ class LLMBadResponse(LLMError):
 
 class LLMPromptTooLong(LLMError):
     """The prompt does not fit the model's context window."""
+
+
+class LLMStreamCut(LLMBadResponse):
+    """The endpoint cut its answer short and it could not be completed: asked again, it answered
+    differently from what was already delivered, or kept cutting it for the whole queue timeout."""

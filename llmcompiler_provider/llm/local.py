@@ -14,7 +14,7 @@ import importlib.util
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 from llmcompiler_provider.llm.base import (
@@ -245,6 +245,7 @@ class LocalChatModel(StreamingChatModel):
                 f"local model {self.model_name} stayed busy with another generation for {timeout:g}s"
             )
         completion_tokens = 0
+        finish_reason: str | None = None
         try:
             restore_prefix(model.llama, model.path, opening)  # then only the rest is evaluated
             chunks = model.llama.create_completion(
@@ -260,6 +261,8 @@ class LocalChatModel(StreamingChatModel):
                 choice = chunk["choices"][0]
                 if choice["finish_reason"] is None:
                     completion_tokens += 1
+                else:
+                    finish_reason = choice["finish_reason"]
                 text = choice["text"]
                 if text:
                     clock.mark_piece()
@@ -273,7 +276,7 @@ class LocalChatModel(StreamingChatModel):
             raise LLMBadResponse(f"local model {self.model_name} failed while generating: {exc}") from exc
         finally:
             model.lock.release()
-            finish(clock.usage(len(prompt_tokens), completion_tokens))
+            finish(replace(clock.usage(len(prompt_tokens), completion_tokens), finish_reason=finish_reason))
 
 
 def _fixed_opening(model: LoadedModel, messages: list[dict], prompt_tokens: list[int]) -> list[int]:

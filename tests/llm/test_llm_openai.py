@@ -12,6 +12,7 @@ from llmcompiler_provider.llm import (
     LLMAuthError,
     LLMBadResponse,
     LLMRateLimited,
+    LLMStreamCut,
     LLMTimeout,
     LLMUnavailable,
     OpenAIChatModel,
@@ -161,10 +162,11 @@ def test_a_429_then_success_is_retried_and_succeeds(scripted_server):
     assert scripted_server.requests["flaky-1"] == 2
 
 
-def test_429_every_time_is_llm_rate_limited_after_bounded_retries(scripted_server):
-    with pytest.raises(LLMRateLimited, match=r"HTTP 429\) after 3 attempts"):
-        scripted(scripted_server, "rate-limited-1", max_retries=2).complete(HELLO)
-    assert scripted_server.requests["rate-limited-1"] == 3
+def test_429_every_time_is_llm_rate_limited_once_the_queue_timeout_runs_out(scripted_server):
+    with pytest.raises(LLMRateLimited, match=r"kept rate-limiting the requests \(HTTP 429\) for the queue timeout "
+                                             r"\(0\.5s, \d+ attempts\): lower max_concurrent_requests"):
+        scripted(scripted_server, "rate-limited-1", max_retries=2, queue_timeout=0.5).complete(HELLO)
+    assert scripted_server.requests["rate-limited-1"] > 3  # not bounded by max_retries: the endpoint's state
 
 
 def test_500_every_time_is_llm_bad_response_after_bounded_retries(scripted_server):
@@ -173,17 +175,18 @@ def test_500_every_time_is_llm_bad_response_after_bounded_retries(scripted_serve
     assert scripted_server.requests["broken-1"] == 3
 
 
-def test_a_connection_dropped_mid_stream_is_llm_bad_response(scripted_server):
-    stream = scripted(scripted_server, "drop-1").stream(HELLO)
-    with pytest.raises(LLMBadResponse, match="dropped the connection mid-answer"):
+def test_a_connection_dropped_mid_stream_every_time_is_llm_stream_cut_after_the_queue_timeout(scripted_server):
+    stream = scripted(scripted_server, "drop-1", queue_timeout=0.3).stream(HELLO)
+    with pytest.raises(LLMStreamCut, match=r"cut its answer short \d+ times \(it dropped the connection mid-answer"):
         assert next(stream) == "Hel"
-        list(stream)
-    assert stream.usage is not None
+        list(stream)  # every replay repeats "Hel", never shown twice, then drops again
+    assert stream.usage is not None and stream.usage.retries == scripted_server.requests["drop-1"] - 1 > 0
 
 
-def test_a_stream_that_ends_without_finishing_is_llm_bad_response(scripted_server):
-    with pytest.raises(LLMBadResponse, match="ended its stream before the answer was finished"):
-        scripted(scripted_server, "truncated-1").complete(HELLO)
+def test_a_stream_that_ends_without_finishing_every_time_is_llm_stream_cut(scripted_server):
+    with pytest.raises(LLMStreamCut, match=r"\(it ended its stream before the answer was finished\)"):
+        scripted(scripted_server, "truncated-1", queue_timeout=0.3).complete(HELLO)
+    assert isinstance(LLMStreamCut("x"), LLMBadResponse)  # callers catching LLMBadResponse still do
 
 
 def test_a_malformed_stream_is_llm_bad_response(scripted_server):
@@ -191,9 +194,9 @@ def test_a_malformed_stream_is_llm_bad_response(scripted_server):
         scripted(scripted_server, "malformed-1").complete(HELLO)
 
 
-def test_a_server_that_never_answers_is_llm_timeout(scripted_server):
-    with pytest.raises(LLMTimeout, match=r"did not answer within 0\.5s"):
-        scripted(scripted_server, "silent-1", timeout=0.5).complete(HELLO)
+def test_a_server_that_never_answers_is_llm_timeout_after_the_queue_timeout(scripted_server):
+    with pytest.raises(LLMTimeout, match=r"did not start answering within the queue timeout \(0\.5s\)"):
+        scripted(scripted_server, "silent-1", timeout=0.2, queue_timeout=0.5).complete(HELLO)
     assert scripted_server.requests["silent-1"] == 1  # a timeout is not retried
 
 
