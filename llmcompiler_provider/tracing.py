@@ -17,7 +17,10 @@ Span tree (see docs/tracing.md)::
 A run's span is a child of its batch's span when the run belongs to an open batch trace, else
 of the span current where the run is recorded (Airflow's task span ``worker.{task_id}`` when
 Airflow's traces are on), else of the ``TRACEPARENT`` environment variable's context, else a
-root. Tool arguments and results go into spans only when ``LLMCOMPILER_TRACE_CONTENT=true``.
+root. A run recorded in another process (a deferred run, driven on a Dask worker) finds its parent
+through ``trace_carrier()``, taken where the parent span is current, and ``beneath(carrier)``
+around the run there. Tool arguments and results go into spans only when
+``LLMCOMPILER_TRACE_CONTENT=true``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +120,45 @@ def _parent_context() -> Any:
         return context.get_current()
     carrier = {k.lower(): os.environ[k] for k in ("TRACEPARENT", "TRACESTATE") if os.environ.get(k)}
     return TraceContextTextMapPropagator().extract(carrier) if carrier else None
+
+
+def trace_carrier() -> dict[str, str]:
+    """The W3C trace context (``traceparent``, ``tracestate``) of the current span, to carry to
+    another process: ``{}`` when no span is current (nothing is imported when OpenTelemetry is not).
+
+    In an Airflow task process with Airflow's traces on, that is the task instance's span."""
+    if "opentelemetry.trace" not in sys.modules:  # then no span can be current
+        return {}
+    from opentelemetry import trace
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    if not trace.get_current_span().get_span_context().is_valid:
+        return {}
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier
+
+
+@contextmanager
+def beneath(carrier: dict[str, str] | None) -> Iterator[None]:
+    """Runs traced inside this block (in this thread) are children of the span ``carrier`` names
+    (from :func:`trace_carrier` in another process); an empty carrier, or traces off, changes nothing::
+
+        carrier = trace_carrier()        # in the Airflow task process, sent with the work
+        with beneath(carrier):           # where the run is driven and recorded
+            LLMCompilerRun(...).execute()
+    """
+    if not carrier or not _traces_on():
+        yield
+        return
+    from opentelemetry import context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    token = context.attach(TraceContextTextMapPropagator().extract(carrier))
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def _traces_on() -> bool:

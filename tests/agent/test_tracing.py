@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -109,6 +110,38 @@ def test_a_failed_tool_and_a_traceparent_from_the_environment(cluster_client, mo
     assert tools[0].attributes["llmcompiler.task.status"] == "failed"
 
 
+def test_a_run_in_another_process_hangs_beneath_the_span_its_carrier_names(cluster_client, monkeypatch):
+    """The carrier taken where the task's span is current (an Airflow task process) makes the run's
+    span its child where the run is recorded (a Dask worker): in this test, another thread."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    client, info = cluster_client
+    assert tracing.trace_carrier() == {}  # no span current
+    with TracerProvider().get_tracer("test").start_as_current_span("worker.ask") as task_span:
+        carrier = tracing.trace_carrier()
+    assert set(carrier) == {"traceparent"}
+    results = []
+
+    def drive() -> None:  # where the remote run is driven: no span current there
+        with tracing.beneath(carrier):
+            config = RunConfig(toolset="demo", store_url=NO_STORE)
+            results.append(LLMCompilerRun(plan='1. math("2 + 3")\n2. join()', config=config, client=client,
+                                          cluster_info=info).execute())
+
+    with OTLPReceiver() as receiver:
+        otlp_env(monkeypatch, receiver)
+        driver = threading.Thread(target=drive)
+        driver.start()
+        driver.join()
+        with tracing.beneath({}):  # nothing to carry: a root
+            tracing.emit_run_trace(synthetic_run(time.time() - 5))
+    [carried, alone] = sorted((s for s in receiver.spans if s.name == "invoke_workflow llmcompiler"),
+                              key=lambda s: s.attributes["llmcompiler.run_id"] != results[0].run_id)
+    assert carried.trace_id == format(task_span.get_span_context().trace_id, "032x")
+    assert carried.parent_span_id == format(task_span.get_span_context().span_id, "016x")
+    assert alone.parent_span_id == ""
+
+
 def synthetic_run(started: float, batch_id: str | None = None, prompt_id: str | None = None,
                   finish_reasons: tuple[str | None, str | None] = ("stop", "stop")) -> RunResult:
     """A run as the agent records it: a planner call, one tool call on a worker, a joiner call."""
@@ -201,17 +234,18 @@ def test_a_failed_batch_span_is_an_error_under_the_current_span(monkeypatch):
 
 def test_nothing_is_sent_or_imported_when_traces_are_not_configured(tmp_path):
     """In a fresh interpreter without OTEL_TRACES_EXPORTER (and with OTEL_SDK_DISABLED overriding it):
-    a run and a batch import no OpenTelemetry module and send nothing."""
+    a run (beneath a carried parent) and a batch import no OpenTelemetry module and send nothing."""
     script = """
 import os, sys
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
 from llmcompiler_provider.batch_results import BatchSummary
-from llmcompiler_provider.tracing import end_batch_trace, start_batch_trace, traces_configured
+from llmcompiler_provider.tracing import beneath, end_batch_trace, start_batch_trace, trace_carrier, traces_configured
 from distributed import Client, LocalCluster
 batch = start_batch_trace("b")
 assert batch is None, batch
+assert trace_carrier() == {}
 with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as c:
-    with Client(c) as client:
+    with Client(c) as client, beneath({"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}):
         config = RunConfig(toolset="demo", store_url="none")
         run = LLMCompilerRun(plan='1. math("2 + 2")\\n2. join()', config=config, client=client)
         run.result.batch_id = "b"
