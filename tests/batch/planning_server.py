@@ -3,7 +3,8 @@
 The planner's request ends with ``Question: <q>``; the server looks ``q`` up in its plans
 (a question without one gets a one-search plan) and streams it. The joiner's request holds
 ``Observations:``; the server answers ``Finish(answer to <q>)``. It counts planner requests
-per question, so a test can tell which prompts were planned (and how often).
+per question, so a test can tell which prompts were planned (and how often); ``broken_first``
+makes the first planner requests for a question answer a plan that does not compile.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class PlanningServer(ScriptedModelServer):
     def __init__(self, plans: dict[str, str] | None = None) -> None:
         super().__init__({})
         self.plans = plans or {}
+        #: question -> planner requests answered with a plan that does not compile before the real one
+        self.broken_first: dict[str, int] = {}
         self.planned: Counter[str] = Counter()
         self.joined: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -37,7 +40,10 @@ class PlanningServer(ScriptedModelServer):
             return
         with self._lock:
             self.planned[question] += 1
+            broken = self.planned[question] <= self.broken_first.get(question, 0)
         plan = self.plans.get(question, f'1. search("{question}")\n2. join()\n<END_OF_PLAN>')
+        if broken:
+            plan = '1. serch("x")\n2. join()\n<END_OF_PLAN>'  # an unknown tool
         self.stream_text(handler, plan)
 
     def settings(self):
