@@ -103,13 +103,13 @@ def batch_prompt_states(batch_id: str, url: str | None = None) -> dict[str, tupl
     """prompt_id -> (status, run_id) of each prompt's best run in the batch: a successful run if there
     is one, else the latest. The checkpoint a batch resumes from."""
     query = (
-        select(Run.prompt_id, Run.status, Run.id, Run.saved_at)
+        select(Run.prompt_id, Run.status, Run.id)
         .where(Run.batch_id == batch_id, Run.prompt_id.is_not(None))
         .order_by(Run.saved_at, Run.started)  # later rows overwrite earlier ones below
     )
     states: dict[str, tuple[str, str]] = {}
     with Session(get_engine(url)) as session:
-        for prompt_id, status, run_id, _saved_at in session.execute(query):
+        for prompt_id, status, run_id in session.execute(query):
             if states.get(prompt_id, ("",))[0] != "success":
                 states[prompt_id] = (status, run_id)
     return states
