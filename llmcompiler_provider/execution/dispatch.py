@@ -74,8 +74,10 @@ class Dispatcher:
     _answered: dict[int, Observation] = field(default_factory=dict, init=False, repr=False)
     #: task id -> cache key, for the results to put in the cache once they succeed
     _to_cache: dict[int, str] = field(default_factory=dict, init=False, repr=False)
-    #: unit key -> the shared call it computes (this run's or another's), to stop sharing it if it fails
-    _shared: dict[str, Hashable] = field(default_factory=dict, init=False, repr=False)
+    #: the units computing shared calls (this run's or another's): never cancelled by this run
+    _shared_units: set[str] = field(default_factory=set, init=False, repr=False)
+    #: task id -> its shared call's ``shared_identity``, to stop sharing the call if it fails
+    _identities: dict[int, Hashable] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.unit_plan = UnitPlan(self.toolset)
@@ -116,8 +118,9 @@ class Dispatcher:
     def submit_units(self, units: list[list[Task]], graph: TaskGraph) -> list[Any]:
         """Submit units in one message to the scheduler (not one each); a future per unit submitted.
 
-        Calls the cache answers are taken out first; with ``shared_calls``, each shareable call
-        becomes a unit of its own, or reads the future of another run's identical call."""
+        Calls the cache answers are taken out first; with ``shared_calls``, a shareable call reads
+        the future of another run's identical call, or leaves its unit for one of shareable calls
+        only (``_share``)."""
         if self.inbox is None:
             self._connect()
         if self.result_cache is not None:
@@ -135,9 +138,10 @@ class Dispatcher:
         submissions = []
         for tasks in units:
             key, calls, upstream = self.plan_unit(tasks, graph)
-            shared = new_shared.get(tasks[0].id) if len(tasks) == 1 else None
-            if shared is not None:  # its result carries the id other runs know it by
-                calls = [replace(calls[0], task_id=shared[1])]
+            shared = [task for task in tasks if task.id in new_shared]
+            if shared:  # their results carry the ids other runs know them by
+                calls = [replace(c, task_id=new_shared[c.task_id][1]) if c.task_id in new_shared else c
+                         for c in calls]
             resources = _merge_resources(t.resources for t in tasks)
             check_resources(self.client, resources)  # fail fast, not in no-worker
             # coroutine tools only: the worker awaits the unit on its event loop, no thread
@@ -147,9 +151,11 @@ class Dispatcher:
             payload = pack_calls(calls)
             submissions.append(UnitSubmission(key, function, payload, tuple(upstream), resources, priority, ahead))
             self.register_unit(key, calls, tasks)
-            if shared is not None:
-                self.unit_plan.carry(tasks[0], key, shared[1])
-                self._shared[key] = shared[0]
+            for task in shared:
+                identity, carried_id = new_shared[task.id]
+                self.unit_plan.carry(task, key, carried_id)
+                self._identities[task.id] = identity
+                self._shared_units.add(key)
         self.inbox.expect([s.key for s in submissions])
         now = time.time()
         futures = submit_units(self.client, submissions)
@@ -183,16 +189,18 @@ class Dispatcher:
         return kept
 
     def _share(self, units: list[list[Task]]) -> tuple[list[list[Task]], NewShared]:
-        """The units to submit: each shareable call no run has submitted yet as a unit of its own
-        (first: they read nothing), the other units without the shareable calls; and those new
-        shared calls (task id -> (identity, id in its unit)). The calls another run submitted read
-        its future (``sources`` says ``"batch"``)."""
+        """The units to submit, and the new shared calls among them (task id -> (identity, id in its
+        unit)). The shareable calls another run submitted read its future (``sources`` says
+        ``"batch"``); those no run has submitted yet leave their unit for one of their own, holding
+        the shareable calls ``fusion`` grouped with them (siblings that read nothing: they wait for
+        nothing else, and its results are shared by id), and go first. The rest of each unit stays
+        as ``fusion`` made it."""
         alone: list[list[Task]] = []
         rest: list[list[Task]] = []
         new: NewShared = {}
         seen: set[Hashable] = set()
         for tasks in units:
-            kept = []
+            kept, mine = [], []
             for task in tasks:
                 identity = shared_identity(self.toolset[task.tool].fn, task) if is_shareable(task) else None
                 if identity is None or identity in seen:  # the same call twice in this submission runs twice
@@ -204,7 +212,9 @@ class Dispatcher:
                     continue
                 seen.add(identity)
                 new[task.id] = (identity, self.shared_calls.next_id())
-                alone.append([task])
+                mine.append(task)
+            if mine:
+                alone.append(mine)
             if kept:
                 rest.append(kept)
         return alone + rest, new
@@ -216,7 +226,8 @@ class Dispatcher:
         else:
             self.futures[call.unit] = future
         self.unit_plan.carry(task, call.unit, call.id)
-        self._shared[call.unit] = identity
+        self._identities[task.id] = identity
+        self._shared_units.add(call.unit)
         self.sources[task.id] = "batch"
         self.queued[task.id] = time.time()
         if self.first_dispatch is None:
@@ -228,7 +239,8 @@ class Dispatcher:
 
         for task_id, (identity, carried_id) in new_shared.items():
             key = self.producer[task_id]
-            self.shared_calls.add(identity, SharedCall(carried_id, key, self.run_id, Future(key, self.client)))
+            call = SharedCall(carried_id, key, self.run_id, Future(key, self.client))
+            self.shared_calls.add(identity, call)
 
     def submit(self, tasks: Iterable[Task], graph: TaskGraph) -> None:
         """Submit tasks, each as its own unit unless the graph groups them into units."""
@@ -302,8 +314,7 @@ class Dispatcher:
                 continue
             observations[task_id] = obs
             if obs.status == "failed":
-                key = self.producer[task_id]
-                self.shared_calls.discard(self._shared[key], key)
+                self.shared_calls.discard(self._identities[task_id], self.producer[task_id])
         for carried_id in set(self.unit_plan.carried.values()):
             observations.pop(carried_id, None)
 
@@ -372,7 +383,7 @@ class Dispatcher:
         unfinished = {
             key: future
             for key, future in self.futures.items()
-            if future.status != "finished" and key not in self._shared
+            if future.status != "finished" and key not in self._shared_units
         }
         if unfinished:
             self.inbox.forget(list(unfinished))
@@ -395,10 +406,10 @@ class Dispatcher:
         a fresh attempt (a replanned plan)."""
         if self.futures:
             self.inbox.forget(list(self.futures))
-            own = [future for key, future in self.futures.items() if key not in self._shared]
+            own = [future for key, future in self.futures.items() if key not in self._shared_units]
             if own:
                 self.client.cancel(own, force=True)
-            for key in self._shared:
+            for key in self._shared_units:
                 self.futures[key].release()
         self.futures.clear()
         self.unit_plan.clear()
@@ -406,7 +417,8 @@ class Dispatcher:
         self.sources.clear()
         self._answered.clear()
         self._to_cache.clear()
-        self._shared.clear()
+        self._shared_units.clear()
+        self._identities.clear()
         self.queued.clear()
         self.first_dispatch = None
         self._reschedule_query = None

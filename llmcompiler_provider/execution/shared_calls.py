@@ -5,14 +5,15 @@ A batch runs many prompts (each an ``LLMCompilerRun``) at once on one Dask clien
 ``SharedCalls`` is made per batch and given to each run (``RunConfig.shared_calls``), which hands
 it to its dispatchers. A task is *shareable* when its tool is pure (``ToolSignature.pure``) and
 every argument is a literal (it reads no other task's result). The first run to dispatch such a
-call submits it as a unit of its own (never fused with siblings) and registers the unit's Dask
-future here; a run dispatching the identical call (the same tool function, the same arguments:
-``plan.ir.call_key``) while the entry lives takes its own reference to that future instead of
-submitting anything.
+call submits it in a unit of shareable calls only (the shareable members of a unit ``fusion``
+made leave it together: they read nothing, so none waits for the others' inputs) and registers
+the unit's Dask future here; a run dispatching the identical call (the same tool function, the
+same arguments: ``plan.ir.call_key``) while the entry lives takes its own reference to that
+future instead of submitting anything.
 
-The task id inside a shared unit is one this object hands out (``next_id``: negative, so it is
-never a plan's own id); each run maps it to its own task id (``UnitPlan.carry``), so the runs'
-plans need not agree on numbering.
+The task id of a shared call inside its unit is one this object hands out (``next_id``: negative,
+so it is never a plan's own id); each run maps it to its own task id (``UnitPlan.carry``), so the
+runs' plans need not agree on numbering, and a run may read one call of a unit of several.
 
 The entries are an LRU of at most ``max_entries``: an evicted entry's future is released (the
 runs that took a reference keep theirs until they release them). A call that failed is dropped

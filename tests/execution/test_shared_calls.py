@@ -70,8 +70,10 @@ def test_eight_runs_execute_each_distinct_call_once_and_each_gets_its_result(req
     # 16 shareable calls, 3 distinct: 13 answered by another run's call
     assert sum(r.counts.shared_calls for r in results) == 13 == shared.hits
     assert shared.misses == 3 and len(shared) == 3
-    computed_by = {t.unit for r in results for t in r.plans[0].tasks if t.id in (1, 2)}
-    assert len(computed_by) == 3  # every run names the one Dask task that computed each call
+    # every run names the one Dask task that computed each call
+    assert len({tasks_of(r)[1].unit for r in results}) == 1
+    for parity in (0, 1):
+        assert len({tasks_of(r)[2].unit for r in results[parity::2]}) == 1
     by_run = {r.run_id[:12]: r for r in results}
     for result in results:
         for task in result.plans[0].tasks[:2]:
@@ -80,19 +82,28 @@ def test_eight_runs_execute_each_distinct_call_once_and_each_gets_its_result(req
             assert task.status == "success" and task.worker is not None
 
 
-def test_shareable_calls_leave_their_fused_unit_and_the_rest_stays_fused(threaded_client, tmp_path):
+def test_shareable_calls_leave_their_fused_unit_together_and_the_rest_stays_fused(threaded_client, tmp_path):
     plan = (
         f'1. shared_count("{tmp_path / "x"}")\n2. shared_count("{tmp_path / "y"}")\n'
         f'3. impure_count("{tmp_path / "i"}")\n4. impure_count("{tmp_path / "j"}")\n5. join()'
     )
     graph = compile_plan(plan, tools.signatures())
     assert graph.units == [(1, 2, 3, 4)]  # fusion groups the four short siblings
-    dispatcher = Dispatcher(threaded_client, tools, "fused", shared_calls=SharedCalls())
+    shared = SharedCalls()
+    dispatcher = Dispatcher(threaded_client, tools, "fused", shared_calls=shared)
     dispatcher.submit_graph(graph)
     records = {r.id: r for r in dispatcher.records(dispatcher.wait(timeout=60), graph)}
     assert all(r.status == "success" for r in records.values())
-    assert len({records[1].unit, records[2].unit, records[3].unit}) == 3
-    assert records[3].unit == records[4].unit  # the impure calls are still one unit
+    assert records[1].unit == records[2].unit != records[3].unit == records[4].unit
+    # another run reads one call of that unit, and runs its own impure calls
+    reader = Dispatcher(threaded_client, tools, "reader", shared_calls=shared)
+    other_plan = f'1. shared_count("{tmp_path / "y"}")\n2. impure_count("{tmp_path / "i"}")\n3. join()'
+    other = compile_plan(other_plan, tools.signatures())
+    reader.submit_graph(other)
+    read = {r.id: r for r in reader.records(reader.wait(timeout=60), other)}
+    assert read[1].source == "batch" and read[1].unit == records[2].unit and read[1].result == "counted"
+    assert read[2].source is None and read[2].status == "success"
+    assert (executions(tmp_path / "y"), executions(tmp_path / "i")) == (1, 2)
 
 
 def test_without_shared_calls_each_run_executes_its_own_calls(threaded_client, tmp_path):
