@@ -100,13 +100,14 @@ class BatchRunner:
         progress = _Ticker(self.options.progress_every_s, self._report_progress)
         trace = start_batch_trace(summary.batch_id, summary.name, summary.airflow, summary.started)
         try:
-            if self.client is None:  # the cluster starts while the checkpoint is read and the model loads
+            shared_cluster = self.client is not None or self.config.cluster.address is not None
+            if self.client is None:  # the cluster starts while the checkpoint is read
                 start = ClientStart(self.config.cluster)
             done = self._checkpoint()
-            self._llm = self._make_llm()
             if start is not None:
                 self.client = start.wait()
                 self._cluster_info = start.info
+            self._llm = self._make_llm(share_limits=shared_cluster)
             self._shared_calls = self._make_shared_calls()
             self._writer = OutputWriter(self.output) if self.output is not None else None
             self._save()
@@ -280,15 +281,19 @@ class BatchRunner:
 
         return get_run(run_id, self.store_url)
 
-    def _make_llm(self) -> ChatModel | None:
-        """One chat model for the whole batch, limited by the batch's request limits."""
+    def _make_llm(self, *, share_limits: bool) -> ChatModel | None:
+        """One chat model for the whole batch, limited by the batch's request limits; on a cluster other
+        processes use too (a scheduler's address, the driver of a deferred batch) the limits are shared
+        with them through the scheduler (llm/admission.py)."""
         source = self.llm_source
         if not isinstance(source, LLMSettings):
             return source
-        limits = self.options.request_limits()
+        limits: dict[str, Any] = dict(self.options.request_limits())
         if limits and source.kind != OPENAI:
             raise ValueError(f"request limits ({', '.join(limits)}) apply to an OpenAI-compatible endpoint, "
                              f"not {source.describe()}")
+        if limits and share_limits:
+            limits["share_limits"] = True
         return replace(source, options={**source.options, **limits}).make()
 
     def _make_shared_calls(self) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import Counter
 
 from tests.agent.scripted_llm import ScriptedModelServer
@@ -25,12 +26,26 @@ class PlanningServer(ScriptedModelServer):
         self.plans = plans or {}
         #: question -> planner requests answered with a plan that does not compile before the real one
         self.broken_first: dict[str, int] = {}
+        #: seconds each answer takes before it streams; the most requests it held at once
+        self.delay_s = 0.0
+        self.most_at_once = 0
+        self._in_flight = 0
         self.planned: Counter[str] = Counter()
         self.joined: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def respond(self, handler, name, n, body) -> None:
-        messages = json.loads(body)["messages"]
+        with self._lock:
+            self._in_flight += 1
+            self.most_at_once = max(self.most_at_once, self._in_flight)
+        try:
+            time.sleep(self.delay_s)
+            self._answer(handler, json.loads(body)["messages"])
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, handler, messages) -> None:
         last = messages[-1]["content"]
         question = _QUESTION.search(last).group(1).strip()
         if "Observations:" in last:

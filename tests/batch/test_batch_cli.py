@@ -84,3 +84,22 @@ def test_a_batch_killed_half_way_resumes_without_planning_finished_prompts_again
     planned_twice = [q for q, count in planning_server.planned.items() if count > 1]
     assert len(planned_twice) <= 2  # at most the runs in flight when it was killed
     assert not {f"q{q.split()[1]}" for q in planned_twice} & finished_before
+
+
+def test_two_batches_on_one_scheduler_share_the_endpoints_concurrency_limit(planning_server, sqlite_url, tmp_path):
+    from distributed import LocalCluster
+
+    planning_server.delay_s = 0.3  # long enough that requests of both batches overlap
+    with LocalCluster(n_workers=1, threads_per_worker=8, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=":0") as cluster:
+        commands = [batch_command(planning_server, write_prompts(tmp_path / f"in{k}.jsonl", 6), "--store", sqlite_url,
+                                  "--scheduler", cluster.scheduler_address, "--max-active-runs", "4",
+                                  "--max-concurrent-requests", "2", "--batch-id", f"shared-{k}")
+                    for k in range(2)]
+        batches = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+                   for c in commands]
+        outcomes = [b.communicate(timeout=300) for b in batches]
+
+    assert [b.returncode for b in batches] == [0, 0], outcomes
+    assert sum(planning_server.planned.values()) == 12  # six questions in each file, each planned once per batch
+    assert planning_server.most_at_once == 2  # one limit for both processes (4 without), kept by the scheduler
