@@ -70,6 +70,10 @@ def test_a_replanned_run_is_one_trace_of_chat_and_tool_spans(cluster_client, mon
         assert span.attributes["gen_ai.usage.input_tokens"] == call.prompt_tokens
         assert span.attributes["gen_ai.usage.output_tokens"] == call.completion_tokens
         assert span.start == int(call.started * 1e9) and span.status_code == 0
+        assert span.attributes.get("gen_ai.response.finish_reasons") == ([call.finish_reason] if call.finish_reason
+                                                                         else None), (call.role, call.finish_reason)
+        if call.role == "joiner":  # the scripted server ends each answer with finish_reason "stop"
+            assert span.attributes["gen_ai.response.finish_reasons"] == ["stop"]
 
     records = {(p.iteration, t.id): t for p in result.plans for t in p.tasks}
     assert len(tools) == len(records) == 3
