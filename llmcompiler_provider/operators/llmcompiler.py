@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,8 +27,6 @@ from llmcompiler_provider.run_text import plans_text, task_table, timings_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from llmcompiler_provider.tools.registry import Toolset
 
 METRICS_XCOM_KEY = "metrics"
 #: deferred runs: time allowed beyond the plan iterations' own timeouts (planning, joining, start-up)
@@ -79,36 +77,8 @@ class LLMCompilerOperator(LLMCompilerBaseOperator):
     template_fields_renderers = {"prompt": "md", "plan": "py"}
     operator_extra_links = (LLMCompilerRunLink(),)
 
-    def __init__(
-        self,
-        *,
-        prompt: str | None = None,
-        plan: str | None = None,
-        toolset: str | Toolset | None = None,
-        tools: Sequence[Callable[..., Any]] | None = None,
-        llm_conn_id: str | None = None,
-        model: str | None = None,
-        dask_conn_id: str | None = None,
-        store_conn_id: str | None = None,
-        max_replans: int = 1,
-        optimize: bool = True,
-        disabled_passes: Sequence[str] = (),
-        streaming: bool = True,
-        repair_plans: bool = True,
-        gpu_fallback: str = "cpu",
-        embedded_cluster: Mapping[str, Any] | None = None,
-        run_timeout: float = 900.0,
-        deferrable: bool | None = None,
-        poll_interval: float = 1.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            toolset=toolset, tools=tools, llm_conn_id=llm_conn_id, model=model, dask_conn_id=dask_conn_id,
-            store_conn_id=store_conn_id, max_replans=max_replans, optimize=optimize,
-            disabled_passes=disabled_passes, streaming=streaming, repair_plans=repair_plans,
-            gpu_fallback=gpu_fallback, embedded_cluster=embedded_cluster, run_timeout=run_timeout,
-            deferrable=deferrable, poll_interval=poll_interval, **kwargs,
-        )
+    def __init__(self, *, prompt: str | None = None, plan: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # the arguments every LLMCompiler operator takes: operators/base.py
         if prompt is None and plan is None:
             raise ValueError("LLMCompilerOperator needs a prompt, a plan, or both")
         self.prompt = prompt
