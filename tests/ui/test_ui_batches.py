@@ -128,6 +128,11 @@ def test_a_run_of_a_batch_links_to_its_batch(client: TestClient, seeded: SeededB
     assert f'href="{PREFIX}/batches/{BATCH_ID}"' in page and "q-001" in page
 
 
+def test_the_runs_page_names_the_batch_of_each_batch_run(client: TestClient, seeded: SeededBatch):
+    page = client.get(f"{PREFIX}/runs").text
+    assert page.count(f'class="batch-link mono" href="{PREFIX}/batches/{BATCH_ID}"') == len(seeded.runs)
+
+
 @pytest.mark.parametrize("try_number", [None, 2])
 def test_the_task_instance_view_of_a_batch_task_opens_its_batch_page(client: TestClient, try_number):
     query = {"dag_id": BATCH_AIRFLOW["dag_id"], "run_id": BATCH_AIRFLOW["run_id"],
