@@ -26,6 +26,7 @@ from llmcompiler_provider.store import (
     save_run,
     upgrade,
 )
+from llmcompiler_provider.store import convert
 from llmcompiler_provider.store.batches import batch_values
 from llmcompiler_provider.store.engine import alembic_config
 from llmcompiler_provider.store.models import Run
@@ -86,7 +87,7 @@ def test_a_batch_run_is_replaced_only_by_its_own_run_id(store_url, make_result):
 
 def test_a_second_plain_run_of_one_try_is_refused_by_the_database(store_url, make_result):
     save_run(make_result(airflow=AIRFLOW_TRY), store_url)
-    row = {column: value for column, value in _plain_run_values(make_result).items()}
+    row = _plain_run_values(make_result)
     with get_engine(store_url).connect() as connection:
         with pytest.raises(IntegrityError):
             connection.execute(insert(Run).values(**row))
@@ -95,8 +96,7 @@ def test_a_second_plain_run_of_one_try_is_refused_by_the_database(store_url, mak
 
 
 def _plain_run_values(make_result) -> dict:
-    from llmcompiler_provider.store import convert
-
+    """The column values of a new run of ``AIRFLOW_TRY`` outside any batch, for inserting rows directly."""
     row = convert.run_row(make_result(airflow=AIRFLOW_TRY), saved_at=datetime.now(timezone.utc))
     return {column.name: getattr(row, column.key) for column in Run.__table__.columns}
 
