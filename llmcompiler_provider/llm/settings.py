@@ -39,9 +39,16 @@ class LLMSettings:
         return f"{self.model} at {self.base_url or 'the OpenAI API'}"
 
 
+#: keyword options of the backend that are objects, never values in a connection's extra
+OBJECT_OPTIONS = frozenset({"admission"})
+
+
 def openai_option_names() -> frozenset[str]:
-    """Keyword options the OpenAI-compatible backend accepts (read from its constructor)."""
+    """Keyword options the OpenAI-compatible backend accepts (read from its constructor), among them
+    the admission limits ``max_concurrent_requests``, ``requests_per_minute``, ``tokens_per_minute``."""
     from llmcompiler_provider.llm.openai_compat import OpenAIChatModel
 
     parameters = inspect.signature(OpenAIChatModel.__init__).parameters.values()
-    return frozenset(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(
+        p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in OBJECT_OPTIONS
+    )

@@ -68,3 +68,12 @@ def test_without_llama_cpp_the_cli_says_what_to_install():
     assert done.returncode == 1
     assert "llmcompiler run: error: llama-cpp-python is not installed, so the local model cannot run: " in done.stderr
     assert "pip install 'llmcompiler-provider[local]'" in done.stderr
+
+
+def test_the_admission_limits_are_options_of_an_llm_connection():
+    from llmcompiler_provider.llm.settings import openai_option_names
+
+    names = openai_option_names()
+    assert {"max_concurrent_requests", "requests_per_minute", "tokens_per_minute", "queue_timeout",
+            "adaptive_concurrency", "share_limits"} <= names
+    assert "admission" not in names  # an object, not a value an extra can hold
