@@ -195,3 +195,18 @@ def test_a_shared_calls_object_refuses_to_be_pickled():
 
     with pytest.raises(TypeError, match="cannot go to another process"):
         pickle.dumps(SharedCalls())
+
+
+def test_starting_a_fresh_attempt_lets_go_of_shared_calls_without_cancelling_them(threaded_client, tmp_path):
+    shared = SharedCalls()
+    plan = f'1. shared_count("{tmp_path / "r"}", 1.0, "r")\n2. join()'
+    graph = compile_plan(plan, tools.signatures())
+    first = Dispatcher(threaded_client, tools, "first", shared_calls=shared)
+    second = Dispatcher(threaded_client, tools, "second", shared_calls=shared)
+    first.submit_graph(graph)
+    second.submit_graph(graph)
+    first.reset()  # its plan failed to compile half way: a fresh attempt
+    assert first.futures == {} and first.sources == {}
+    records = {r.id: r for r in second.records(second.wait(timeout=60), graph)}
+    assert records[1].status == "success" and records[1].source == "batch"
+    assert executions(tmp_path / "r") == 1
