@@ -254,7 +254,7 @@ class OpenAIChatModel(StreamingChatModel):
                 chunks.close()
             if reading.first_piece is None:
                 call.queued_s += time.monotonic() - sent
-            if reading.cut is None and reading.finish_reason is not None:
+            if reading.finish_reason is not None:  # complete, even if the connection broke after it
                 reading.replay.check_complete(self.where)
                 call.finish_reason = reading.finish_reason
                 permit.succeeded(call.tokens_used())
