@@ -409,7 +409,7 @@ class Dispatcher:
             own = [future for key, future in self.futures.items() if key not in self._shared_units]
             if own:
                 self.client.cancel(own, force=True)
-            for key in self._shared_units:
+            for key in self._shared_units & self.futures.keys():
                 self.futures[key].release()
         self.futures.clear()
         self.unit_plan.clear()
