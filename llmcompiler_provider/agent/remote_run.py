@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig, record_run
 from llmcompiler_provider.llm.settings import LLMSettings
 from llmcompiler_provider.results import RunResult
+from llmcompiler_provider.tracing import beneath
 
 CANCEL_POLL_S = 1.0
 ACCEPT_TIMEOUT_S = 30.0  # for the scheduler to register a submitted run
@@ -44,6 +45,8 @@ class RemoteRun:
     plan: str | None
     llm: LLMSettings | None
     config: RunConfig
+    #: the trace context of the span the run goes beneath (the task's, from ``tracing.trace_carrier``)
+    carrier: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never show the settings' secrets in Dask's dashboard or logs
         return f"RemoteRun(run_id={self.run_id!r})"
@@ -102,9 +105,11 @@ def drive_run(packed_spec: bytes) -> str:
         )
         watcher.start()
         try:
-            result = run.execute()
+            with beneath(spec.carrier):
+                result = run.execute()
         finally:
             done.set()
+            watcher.join()  # its last look at the Event ends before the client may close
     if result.metrics_saved is False:
         raise RuntimeError(f"run {spec.run_id} ended {result.status} but {result.metrics_error}")
     return result.status

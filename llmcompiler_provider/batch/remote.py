@@ -10,7 +10,7 @@ triggerer watches the batch's status there. Setting the Dask ``Event`` named
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmcompiler_provider.agent.remote_run import cancel_event_name, driver_name, submit_driver, watch_for_cancel
@@ -19,6 +19,7 @@ from llmcompiler_provider.batch.options import BatchOptions
 from llmcompiler_provider.batch.runner import BatchRunner
 from llmcompiler_provider.batch_results import BatchPrompt
 from llmcompiler_provider.llm.settings import LLMSettings
+from llmcompiler_provider.tracing import beneath
 
 BATCH = "batch"
 
@@ -34,6 +35,8 @@ class RemoteBatch:
     options: BatchOptions
     output: Any = None  # a path the workers can write (object storage, or a shared file system)
     name: str | None = None
+    #: the trace context of the span the batch goes beneath (the task's, from ``tracing.trace_carrier``)
+    carrier: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never show the settings' secrets in Dask's dashboard or logs
         return f"RemoteBatch(batch_id={self.batch_id!r}, prompts={len(self.prompts)})"
@@ -53,11 +56,14 @@ def drive_batch(packed_spec: bytes) -> str:
                              cluster_info=describe_remote(client, client.scheduler.address))
         done = threading.Event()
         event_name = cancel_event_name(spec.batch_id, BATCH)
-        threading.Thread(target=watch_for_cancel, args=(runner.cancel, client, event_name, done), daemon=True).start()
+        watcher = threading.Thread(target=watch_for_cancel, args=(runner.cancel, client, event_name, done), daemon=True)
+        watcher.start()
         try:
-            return runner.execute().status
+            with beneath(spec.carrier):
+                return runner.execute().status
         finally:
             done.set()
+            watcher.join()  # its last look at the Event ends before the client may close
 
 
 def submit_remote_batch(client: Any, spec: RemoteBatch) -> str:

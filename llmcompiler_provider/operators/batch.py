@@ -23,6 +23,7 @@ from llmcompiler_provider.batch.remote import RemoteBatch, submit_remote_batch
 from llmcompiler_provider.batch_results import BatchPrompt, BatchSummary
 from llmcompiler_provider.operators.base import LLMCompilerBaseOperator, cause, llm_failure
 from llmcompiler_provider.operators.toolsets import build_toolset
+from llmcompiler_provider.tracing import trace_carrier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -143,7 +144,8 @@ class LLMCompilerBatchOperator(LLMCompilerBaseOperator):
                       settings.describe(), options.max_active_runs)
         name = f"{context['ti'].dag_id}.{context['ti'].task_id}"
         if self.deferrable:
-            self._submit_and_defer(RemoteBatch(batch_id, prompts, settings, config, options, self._output(), name))
+            self._submit_and_defer(RemoteBatch(batch_id, prompts, settings, config, options, self._output(), name,
+                                               carrier=trace_carrier()))
         self._runner = BatchRunner(
             prompts, llm=settings, config=config, options=options, output=self._output(), batch_id=batch_id,
             name=name, on_progress=lambda summary: self.log.info("%s", progress_line(summary)),

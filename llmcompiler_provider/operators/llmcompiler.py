@@ -24,6 +24,7 @@ from llmcompiler_provider.operators.summaries import metrics_summary
 from llmcompiler_provider.operators.toolsets import build_toolset
 from llmcompiler_provider.results import RunResult
 from llmcompiler_provider.run_text import plans_text, task_table, timings_line
+from llmcompiler_provider.tracing import trace_carrier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -109,7 +110,8 @@ class LLMCompilerOperator(LLMCompilerBaseOperator):
         except Exception as exc:
             self._fail_before_start(context, run_id, config, llm_failure(exc))
         if self.deferrable:
-            self._submit_and_defer(context, RemoteRun(run_id, self.prompt, self.plan, settings, config))
+            spec = RemoteRun(run_id, self.prompt, self.plan, settings, config, carrier=trace_carrier())
+            self._submit_and_defer(context, spec)
         return self._run_here(context, run_id, settings, config)
 
     def _run_here(

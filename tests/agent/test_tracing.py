@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 from otlp_receiver import OTLPReceiver, otlp_env, run_tree
@@ -271,3 +272,39 @@ print(traces_configured(), sorted({m.split(".")[1] for m in sys.modules if m.sta
         assert done.returncode == 0, done.stderr[-3000:]
         assert done.stdout.strip().splitlines()[-1] == "False []"
     assert receiver.spans == [] and receiver.bodies == []
+
+
+@pytest.mark.parametrize("kind", ["run", "batch"])
+def test_a_deferred_run_or_batch_hangs_beneath_the_span_of_the_task_that_submitted_it(cluster_client, monkeypatch,
+                                                                                       kind):
+    """What a deferrable operator submits carries the task's span: the driver task on a Dask worker traces
+    the run (or the batch and its runs) beneath it."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from llmcompiler_provider.agent.remote_run import RemoteRun, submit_remote_run
+    from llmcompiler_provider.batch import BatchOptions
+    from llmcompiler_provider.batch.remote import RemoteBatch, submit_remote_batch
+    from llmcompiler_provider.batch_results import BatchPrompt
+
+    client, _info = cluster_client
+    with TracerProvider().get_tracer("test").start_as_current_span("worker.ask") as task_span:
+        carrier = tracing.trace_carrier()
+    config = RunConfig(toolset="demo", store_url=NO_STORE)
+    plan = '1. math("2 + 3")\n2. join()'
+    with OTLPReceiver() as receiver:
+        otlp_env(monkeypatch, receiver)
+        if kind == "run":
+            name = submit_remote_run(client, RemoteRun(uuid.uuid4().hex, None, plan, None, config, carrier=carrier))
+        else:
+            spec = RemoteBatch(uuid.uuid4().hex, [BatchPrompt(id="a", prompt="q", plan=plan)], None, config,
+                               BatchOptions(), carrier=carrier)
+            name = submit_remote_batch(client, spec)
+        assert client.get_dataset(name).result(timeout=120) == "success"
+        client.unpublish_dataset(name)
+    top = "invoke_workflow llmcompiler" + (".batch" if kind == "batch" else "")
+    [span] = [s for s in receiver.spans if s.name == top]
+    assert span.trace_id == format(task_span.get_span_context().trace_id, "032x")
+    assert span.parent_span_id == format(task_span.get_span_context().span_id, "016x")
+    if kind == "batch":
+        [run] = [s for s in receiver.spans if s.name == "invoke_workflow llmcompiler"]
+        assert run.parent_span_id == span.span_id

@@ -88,6 +88,31 @@ def test_the_nightly_batch_dag_answers_its_file_of_prompts_with_the_local_model(
     assert str(dag_run.state) == ("success" if summary["succeeded"] else "failed")
 
 
+def test_the_connections_prices_cost_each_run_and_stop_the_batch_at_max_cost(run_dag, planning_server,
+                                                                            monkeypatch):
+    set_connection(monkeypatch, "batch_test_llm", conn_type="llmcompiler_llm", host=planning_server.url("planner"),
+                   extra={"model": "scripted", "prices": {"scripted": {"input_per_million": 1.0,
+                                                                       "output_per_million": 2.0}}})
+    dag_run = run_dag("llmcompiler_batch_priced")
+
+    summary = xcoms(dag_run, "answer_all")["return_value"]
+    assert (summary["succeeded"], summary["skipped"]) == (1, 4)  # one run spent more than the budget
+    tokens = summary["tokens"]
+    assert summary["cost"] == pytest.approx((tokens["prompt"] * 1.0 + tokens["completion"] * 2.0) / 1e6)
+    assert task_states(dag_run)[("answer_all", -1)] == "success"
+
+
+def test_max_cost_without_prices_in_the_connection_fails_with_how_to_set_them(run_dag, planning_server):
+    dag_run = run_dag("llmcompiler_batch_priced")
+    assert task_states(dag_run)[("answer_all", -1)] == "failed"
+    assert get_batch_or_none(dag_run) is None  # nothing ran
+
+
+def get_batch_or_none(dag_run):
+    pushed = xcoms(dag_run, "answer_all")
+    return get_batch(pushed["llmcompiler_batch_id"]) if "llmcompiler_batch_id" in pushed else None
+
+
 def test_a_deferred_batch_runs_on_the_remote_cluster_and_reports_from_the_store(
     run_dag, planning_server, monkeypatch, dask_scheduler, tmp_path
 ):

@@ -64,6 +64,18 @@ def batch_deferred() -> None:
     )
 
 
+@dag(dag_id="llmcompiler_batch_priced", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def batch_priced() -> None:
+    LLMCompilerBatchOperator(
+        task_id="answer_all",
+        prompts=[f"question {i}" for i in range(5)],
+        llm_conn_id="batch_test_llm",
+        max_active_runs=1,
+        max_cost=0.0001,  # the prices come from the connection's extra
+    )
+
+
 batch_from_xcom()
 batch_from_sql()
+batch_priced()
 batch_deferred()
