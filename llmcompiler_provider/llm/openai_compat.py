@@ -27,24 +27,15 @@ import json
 import os
 import random
 import re
-import socket
 import sys
-import threading
 import time
-from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Generator, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from llmcompiler_provider.llm.admission import AdmissionControl, AdmissionLimits, AdmissionTimeout, Permit, admission_for
-from llmcompiler_provider.llm.base import (
-    CallClock,
-    ChatStream,
-    StreamingChatModel,
-    Usage,
-    clean_stop,
-    estimate_tokens,
-)
+from llmcompiler_provider.llm.answer_stream import WATCHDOG, CallState, Reading
+from llmcompiler_provider.llm.base import ChatStream, StreamingChatModel, Usage, clean_stop, estimate_tokens
 from llmcompiler_provider.results import one_line
 from llmcompiler_provider.llm.errors import (
     LLMAuthError,
@@ -206,7 +197,7 @@ class OpenAIChatModel(StreamingChatModel):
     def _generate(
         self, request: dict[str, Any], prompt_tokens: int, timeout: float, finish: Callable[[Usage], None]
     ) -> Iterator[str]:
-        call = _Call(prompt_tokens)
+        call = CallState(prompt_tokens)
         try:
             while True:
                 permit = self._admit(call, prompt_tokens + request["max_tokens"])
@@ -220,7 +211,7 @@ class OpenAIChatModel(StreamingChatModel):
         finally:
             finish(call.usage())
 
-    def _admit(self, call: "_Call", tokens: int) -> Permit:
+    def _admit(self, call: CallState, tokens: int) -> Permit:
         try:
             permit = self.admission.admit(tokens, deadline=time.monotonic() + self.queue_timeout - call.queued_s)
         except AdmissionTimeout as exc:
@@ -230,7 +221,7 @@ class OpenAIChatModel(StreamingChatModel):
         return permit
 
     def _attempt(
-        self, request: dict[str, Any], call: "_Call", permit: Permit, timeout: float
+        self, request: dict[str, Any], call: CallState, permit: Permit, timeout: float
     ) -> Generator[str, None, float | None]:
         """One HTTP attempt: yields the new text; returns None when the answer is complete, else
         the seconds to wait before the next attempt. Raises what is not worth another attempt."""
@@ -242,7 +233,7 @@ class OpenAIChatModel(StreamingChatModel):
                 call.queued_s += time.monotonic() - sent
                 return self._request_failed(exc, call, permit)
             self.admission.answered = True
-            reading = _Reading(call, sent, timeout)
+            reading = Reading(call, sent, timeout)
             try:
                 yield from reading.pieces(chunks, self.where)
             except LLMError:
@@ -250,7 +241,7 @@ class OpenAIChatModel(StreamingChatModel):
             except Exception as exc:  # noqa: BLE001 - a transport failure mid-answer: sorted below
                 reading.cut = self._mid_answer_problem(exc, reading, timeout)
             finally:
-                _WATCHDOG.disarm(reading.alarm)
+                WATCHDOG.disarm(reading.alarm)
                 chunks.close()
             if reading.first_piece is None:
                 call.queued_s += time.monotonic() - sent
@@ -273,7 +264,7 @@ class OpenAIChatModel(StreamingChatModel):
         options["timeout"] = self._http_timeout(max(budget, 0.001))  # its read timeout: the server's queue
         return self._client.chat.completions.create(**options)
 
-    def _request_failed(self, exc: Exception, call: "_Call", permit: Permit) -> float:
+    def _request_failed(self, exc: Exception, call: CallState, permit: Permit) -> float:
         """Seconds to wait before the next attempt after a request that got no stream, or raise."""
         import openai
 
@@ -307,11 +298,11 @@ class OpenAIChatModel(StreamingChatModel):
             return self._backoff(call)
         raise self._request_error(exc, call.attempts) from exc
 
-    def _backoff(self, call: "_Call") -> float:
+    def _backoff(self, call: CallState) -> float:
         """Exponential backoff with full jitter."""
         return random.uniform(0.0, min(MAX_BACKOFF_S, self.backoff_s * 2 ** max(0, call.attempts - 1)))
 
-    def _mid_answer_problem(self, exc: Exception, reading: "_Reading", timeout: float) -> str:
+    def _mid_answer_problem(self, exc: Exception, reading: Reading, timeout: float) -> str:
         """A failure while reading the answer: a cut worth another attempt (its description), or raise."""
         import openai
 
@@ -333,7 +324,7 @@ class OpenAIChatModel(StreamingChatModel):
     def _never_started(self) -> LLMTimeout:
         return LLMTimeout(f"{self.where} did not start answering within the queue timeout ({self.queue_timeout:g}s)")
 
-    def _gave_up(self, call: "_Call", waiting: str | None = None) -> LLMError:
+    def _gave_up(self, call: CallState, waiting: str | None = None) -> LLMError:
         """The error of a call whose queue timeout ran out, after what it last met."""
         spent = f"the queue timeout ({self.queue_timeout:g}s, {call.attempts} attempts)"
         kind, cause = call.last or ("admission", None)
@@ -394,180 +385,6 @@ class OpenAIChatModel(StreamingChatModel):
         if self._api_key:
             text = text.replace(self._api_key, "***")
         return _SECRET_LIKE.sub(lambda m: m.group(1) + "-***", text)
-
-
-@dataclass
-class _Call:
-    """What one call has spent and received over its attempts."""
-
-    prompt_tokens: int  # estimated, for when the server reports no usage
-    clock: CallClock = field(default_factory=CallClock)
-    queued_s: float = 0.0  # waiting of every kind: counted against the queue timeout
-    waited_s: float = 0.0  # of which for admission and backoff (Usage.queued_s)
-    attempts: int = 0
-    errors: int = 0  # server errors and refusals, counted against max_retries
-    cuts: int = 0
-    rate_limited: int = 0
-    delivered: str = ""  # the text the consumer has
-    pieces: int = 0
-    reported: Any = None  # the server's usage of the last attempt
-    finish_reason: str | None = None
-    last: tuple[str, Any] | None = None  # (kind, cause) of the last retried failure
-
-    def wait(self, seconds: float) -> None:
-        self.queued_s += seconds
-        self.waited_s += seconds
-
-    def tokens_used(self) -> int:
-        reported = self.reported
-        if reported is not None and getattr(reported, "completion_tokens", None) is not None:
-            return int(reported.prompt_tokens or 0) + int(reported.completion_tokens)
-        return self.prompt_tokens + self.pieces
-
-    def usage(self) -> Usage:
-        reported = self.reported
-        if reported is not None and getattr(reported, "completion_tokens", None) is not None:
-            usage = self.clock.usage(int(reported.prompt_tokens or 0), int(reported.completion_tokens))
-        else:
-            usage = self.clock.usage(self.prompt_tokens, self.pieces, exact=False)
-        return replace(usage, finish_reason=self.finish_reason, queued_s=self.waited_s,
-                       retries=max(0, self.attempts - 1), rate_limited=self.rate_limited)
-
-
-class _Replay:
-    """Skips, in a new attempt's answer, the text a cut-short attempt already delivered."""
-
-    def __init__(self, delivered: str) -> None:
-        self.expected = delivered
-        self.seen = ""
-
-    def feed(self, text: str, where: str) -> str:
-        """The part of ``text`` that is new to the consumer."""
-        if not self.expected:
-            return text
-        self.seen += text
-        common = min(len(self.seen), len(self.expected))
-        if self.seen[:common] != self.expected[:common]:
-            raise self._diverged(where)
-        if len(self.seen) <= len(self.expected):
-            return ""
-        new, self.expected = self.seen[len(self.expected):], ""
-        return new
-
-    def check_complete(self, where: str) -> None:
-        if self.expected:
-            raise self._diverged(where)
-
-    def _diverged(self, where: str) -> LLMStreamCut:
-        return LLMStreamCut(
-            f"{where} cut its answer short, and asked again it answered differently from the "
-            f"{len(self.expected)} characters already delivered (a replay needs deterministic decoding: temperature 0)"
-        )
-
-
-class _Reading:
-    """Reading one attempt's stream: its pieces, finish reason, first piece and stall alarm."""
-
-    def __init__(self, call: _Call, sent: float, timeout: float) -> None:
-        self.call, self.sent, self.timeout = call, sent, timeout
-        self.replay = _Replay(call.delivered)
-        self.first_piece: float | None = None
-        self.last_piece: float | None = None
-        self.finish_reason: str | None = None
-        self.alarm: _Alarm | None = None
-        self.cut: str | None = None
-
-    def pieces(self, chunks: Any, where: str) -> Iterator[str]:
-        call = self.call
-        for chunk in chunks:
-            if getattr(chunk, "usage", None) is not None:
-                call.reported = chunk.usage
-            for choice in chunk.choices or ():
-                if choice.finish_reason is not None:
-                    self.finish_reason = choice.finish_reason
-                text = choice.delta.content if choice.delta is not None else None
-                if not text:
-                    continue
-                now = time.monotonic()
-                if self.first_piece is None:  # the answer's clock starts; the queue's stops
-                    self.first_piece = now
-                    call.queued_s += now - self.sent
-                    self.alarm = _WATCHDOG.arm(_socket_of(chunks), now + self.timeout)
-                self.last_piece = now
-                new = self.replay.feed(text, where)
-                if new:
-                    call.delivered += new
-                    call.pieces += 1
-                    call.clock.mark_piece()
-                    yield new
-            if self.first_piece is not None and time.monotonic() - self.first_piece > self.timeout:
-                raise LLMTimeout(f"{where} did not finish answering within {self.timeout:g}s")
-
-
-class _Alarm:
-    def __init__(self, sock: socket.socket | None, deadline: float) -> None:
-        self.sock, self.deadline, self.fired = sock, deadline, False
-
-    def fire(self) -> None:
-        self.fired = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # a read blocked on it returns at once
-        except OSError:
-            pass
-
-
-class _Watchdog:
-    """One thread that shuts down the socket of every answer past its deadline: a blocked read
-    cannot be given a new timeout once the body is being read, but it returns when its socket
-    is shut down. Without a socket (an unusual transport) only the queue timeout bounds a read."""
-
-    IDLE_EXIT_S = 30.0
-
-    def __init__(self) -> None:
-        self._cv = threading.Condition()
-        self._alarms: set[_Alarm] = set()
-        self._running = False
-
-    def arm(self, sock: socket.socket | None, deadline: float) -> _Alarm | None:
-        if sock is None:
-            return None
-        alarm = _Alarm(sock, deadline)
-        with self._cv:
-            self._alarms.add(alarm)
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="llm-answer-watchdog", daemon=True).start()
-            self._cv.notify()
-        return alarm
-
-    def disarm(self, alarm: _Alarm | None) -> None:
-        if alarm is not None:
-            with self._cv:
-                self._alarms.discard(alarm)
-
-    def _run(self) -> None:
-        with self._cv:
-            while True:
-                now = time.monotonic()
-                for alarm in [a for a in self._alarms if a.deadline <= now]:
-                    self._alarms.discard(alarm)
-                    alarm.fire()
-                if self._alarms:
-                    self._cv.wait(max(0.0, min(a.deadline for a in self._alarms) - time.monotonic()))
-                elif not self._cv.wait(self.IDLE_EXIT_S) and not self._alarms:
-                    self._running = False
-                    return
-
-
-_WATCHDOG = _Watchdog()
-
-
-def _socket_of(chunks: Any) -> socket.socket | None:
-    """The socket an SDK stream reads from (httpcore's ``network_stream`` extension), if it can tell."""
-    try:
-        return chunks.response.extensions["network_stream"].get_extra_info("socket")
-    except Exception:  # noqa: BLE001 - another transport: no stall alarm, the read timeout still bounds it
-        return None
 
 
 def _dask_client(where: str) -> Any:
