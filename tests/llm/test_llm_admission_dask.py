@@ -79,3 +79,16 @@ def test_admission_for_with_a_client_is_the_dask_variant(scripted_server, two_cl
     assert isinstance(control, DaskAdmission)
     assert admission_for("http://127.0.0.1:9/v1 (model registry)", client=two_clients[0]) is control
     assert not isinstance(admission_for("http://127.0.0.1:9/v1 (model registry)"), DaskAdmission)
+
+
+def test_share_limits_uses_the_dask_client_of_the_process(scheduler):
+    with distributed.Client(scheduler) as client:  # the default client, as a worker's is on the worker
+        shared = OpenAIChatModel("http://127.0.0.1:9/v1", None, "shared", share_limits=True)
+        assert isinstance(shared.admission, DaskAdmission)
+        assert shared.admission is admission_for(shared.where, client=client)
+
+
+def test_share_limits_without_a_dask_client_says_what_it_needs():
+    with pytest.raises(ValueError, match=r"share_limits=True for http://127\.0\.0\.1:9/v1 \(model alone\) needs a "
+                                         r"Dask client in this process"):
+        OpenAIChatModel("http://127.0.0.1:9/v1", None, "alone", share_limits=True)

@@ -53,6 +53,13 @@ def test_max_tokens_bounds_the_answer(local_model):
     assert usage.completion_tokens == 4
 
 
+def test_usage_says_why_the_model_stopped(local_model):
+    assert local_model.complete(COUNTING, max_tokens=4)[1].finish_reason == "length"
+    full, _ = local_model.complete(COUNTING, max_tokens=24)
+    stop_word = full.split()[1]
+    assert local_model.complete(COUNTING, max_tokens=24, stop=[stop_word])[1].finish_reason == "stop"
+
+
 def test_same_prompt_same_answer_at_temperature_zero(local_model):
     first, _ = local_model.complete(COUNTING, max_tokens=10)
     second, _ = local_model.complete(COUNTING, max_tokens=10)
