@@ -21,7 +21,9 @@ def make_chat_model(
 
     ``local``: ``model`` is a GGUF path (default: the packaged SmolLM2); options are
     ``n_ctx``, ``n_threads``, ``seed``; the loaded model is shared by the process.
-    ``openai``: ``model`` is required; options are those of ``OpenAIChatModel``.
+    ``openai``: ``model`` is required; options are those of ``OpenAIChatModel`` (timeouts,
+    retries, and the endpoint's admission limits ``max_concurrent_requests``,
+    ``requests_per_minute``, ``tokens_per_minute``, shared by every model of the endpoint).
     """
     if kind == "local":
         if base_url is not None or api_key is not None:
