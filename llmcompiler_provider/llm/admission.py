@@ -225,12 +225,16 @@ class AdmissionControl:
             self._transact(lambda state, now: _refund(state, now, self.limits, permit.tokens - tokens))
 
     def _decrease(self, generation: int, in_flight: int) -> None:
-        """Multiplicative decrease, once per generation of admitted requests (as TCP does per window)."""
-        if not self.limits.adaptive:
-            return
-        self._ceiling = max(1, min(self._ceiling or in_flight, in_flight - 1))
-        if generation != self._generation:
+        """Multiplicative decrease, once per generation of admitted requests (as TCP does per window).
+
+        The ceiling is one below the limit the refused request was admitted under (without a
+        limit yet, one below the requests in flight): the concurrency of the refusal, not the
+        requests in flight when it came back, which a refusal for the request rate can catch low.
+        """
+        if not self.limits.adaptive or generation != self._generation:
             return  # sent before the last decrease: it says nothing about the new limit
+        refused_at = in_flight if self._limit is None else int(self._limit)
+        self._ceiling = max(1, refused_at - 1)
         current = in_flight if self._limit is None else min(self._limit, in_flight)
         self._limit = max(1.0, math.floor(current * DECREASE))
         self._generation += 1
