@@ -94,7 +94,7 @@ def to_markdown(data: dict[str, Any]) -> str:
         "which needs PostgreSQL at 127.0.0.1:5432), `--resume-prompts N` (0 skips), `--memory-sizes N,N`, "
         "`--capacity C`, `--max-active-runs N`.",
         "",
-        f"Run {data['generated']} on this machine: {m['cpus']} CPUs ({m['processor']}), {m['platform']}, Python "
+        f"Every number in this section was measured in one run, {data['generated']}, on this machine: {m['cpus']} CPUs ({m['processor']}), {m['platform']}, Python "
         f"{m['python']}; load average before {_load(m.get('load_average_before'))}, after "
         f"{_load(m.get('load_average_after'))}"
         + (f"; {m['cpu_stolen_share']:.1%} of the CPU time stolen by the hypervisor" if m.get("cpu_stolen_share") is not None else "")
@@ -193,13 +193,18 @@ def _memory_table(memory: list[dict[str, Any]] | None) -> list[str]:
         "A batch of `plan=` prompts (no LLM: each prompt's plan given), each size in a fresh process, sampled every "
         "250 ms.",
         "",
-        "| prompts | wall | prompts/min | peak RSS (batch process) | peak in first / second half | with the cluster's workers | failed |",
+        "| prompts | wall | prompts/min | peak RSS (batch process) | peak in first / second half | with its child processes | failed |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in memory:
         out.append(f"| {r['prompts']:,} | {r['wall_s']:.1f} s | {r['runs_per_minute']:.0f} | {r['peak_rss_mb']:.0f} MiB | "
                    f"{r['peak_rss_first_half_mb']:.0f} / {r['peak_rss_second_half_mb']:.0f} MiB | "
                    f"{r['peak_rss_with_workers_mb']:.0f} MiB | {r['failed']} |")
+    out.append("")
+    for r in memory:
+        tenths = [f"{mb:.0f}" for mb in r.get("peak_rss_by_tenth_mb") or () if mb is not None]
+        if tenths:
+            out.append(f"* {r['prompts']:,} prompts, peak RSS in each tenth of the wall (MiB): {', '.join(tenths)}.")
     return out + [""]
 
 

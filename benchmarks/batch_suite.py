@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -280,9 +280,13 @@ class MemorySampler:
         self._thread.join()
         self.sample()
 
-    def figures(self) -> dict[str, float]:
-        half = self.samples[-1][0] / 2
+    def figures(self) -> dict[str, Any]:
+        end = self.samples[-1][0] or 1.0
+        half = end / 2
+        tenths = [max((s[1] for s in self.samples if i * end / 10 <= s[0] <= (i + 1) * end / 10), default=None)
+                  for i in range(10)]
         return {
+            "peak_rss_by_tenth_mb": tenths,
             "peak_rss_mb": max(s[1] for s in self.samples),
             "peak_rss_with_workers_mb": max(s[2] for s in self.samples),
             "peak_rss_first_half_mb": max(s[1] for s in self.samples if s[0] <= half),
@@ -362,11 +366,6 @@ def _airflow_phase(spec: BatchSuiteSpec, endpoint: EndpointProcess, folder: Path
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def spec_with(spec: BatchSuiteSpec, **sizes: Any) -> BatchSuiteSpec:
-    """``spec`` with the sizes given (None: keep)."""
-    return replace(spec, **{k: v for k, v in sizes.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> None:
