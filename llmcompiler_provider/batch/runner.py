@@ -129,6 +129,8 @@ class BatchRunner:
             summary.in_flight = 0
             if self._writer is not None:
                 self._writer.close()
+            if self._shared_calls is not None:  # their results leave the cluster's memory
+                self._shared_calls.close()
             if start is not None:
                 start.close()
             self._save()

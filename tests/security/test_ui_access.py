@@ -12,8 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from llmcompiler_provider.batch_results import BatchSummary
 from llmcompiler_provider.results import AirflowIdentity, RunResult
-from llmcompiler_provider.store import save_run
+from llmcompiler_provider.store import save_batch, save_run
 from llmcompiler_provider.ui.access import Viewer
 from llmcompiler_provider.ui.app import URL_PREFIX, create_app
 
@@ -22,8 +23,10 @@ SECRET_TEXT = "the CEO earns 7731 gold coins"
 AIRFLOW_RUN = "manual__2026-01-01T00:00:00"
 
 RUN_PAGES = {"/runs/{run_id}", "/api/runs/{run_id}", "/api/runs/{run_id}/gantt"}
+BATCH_PAGES = {"/batches/{batch_id}", "/api/batches/{batch_id}", "/api/batches/{batch_id}/runs"}
 TASK_INSTANCE = {"/ti", "/api/ti"}
-LISTS = {"/runs", "/api/runs", "/trends", "/api/trends"}
+LISTS = {"/runs", "/api/runs", "/trends", "/api/trends", "/batches", "/api/batches"}
+SECRET_BATCH = "payroll-batch-1"
 NO_RUN_DATA = {"/", "/icon.svg", "/api/openapi.json"}
 
 VIEWERS = {
@@ -37,6 +40,10 @@ def recorded(url: str, prompt: str, dag_id: str | None) -> str:
     if dag_id:
         result.airflow = AirflowIdentity(dag_id=dag_id, run_id=AIRFLOW_RUN, task_id="ask", map_index=None,
                                          try_number=1)
+    if dag_id == SECRET_DAG:  # the secret run is also a prompt of a batch of the secret DAG
+        result.batch_id, result.prompt_id = SECRET_BATCH, "salary"
+        save_batch(BatchSummary(batch_id=SECRET_BATCH, name=f"{dag_id}.ask", airflow=result.airflow, total=1,
+                                succeeded=1, failed_ids=[]), url)
     result.finished = result.started + 1
     save_run(result, url)
     return result.run_id
@@ -57,14 +64,15 @@ def test_every_endpoint_refuses_a_run_of_a_dag_the_viewer_cannot_read(viewer, st
     root = FastAPI()
     root.mount(URL_PREFIX, app)
     paths = {route.path for route in app.routes if "GET" in getattr(route, "methods", ())}
-    unknown = paths - RUN_PAGES - TASK_INSTANCE - LISTS - NO_RUN_DATA
+    unknown = paths - RUN_PAGES - BATCH_PAGES - TASK_INSTANCE - LISTS - NO_RUN_DATA
     assert not unknown, f"classify the new endpoints in this sweep: {sorted(unknown)}"
 
     bodies = []
     with TestClient(root) as client:
         for path in sorted(paths):
-            get = lambda **params: client.get(URL_PREFIX + path.replace("{run_id}", secret_run), params=params)  # noqa: E731
-            if path in RUN_PAGES:
+            concrete = path.replace("{run_id}", secret_run).replace("{batch_id}", SECRET_BATCH)
+            get = lambda **params: client.get(URL_PREFIX + concrete, params=params)  # noqa: E731
+            if path in RUN_PAGES or path in BATCH_PAGES:
                 responses = [get()]
                 assert responses[0].status_code == 403, path
             elif path in TASK_INSTANCE:
@@ -77,7 +85,7 @@ def test_every_endpoint_refuses_a_run_of_a_dag_the_viewer_cannot_read(viewer, st
                 responses = [get()]
             bodies += [r.text for r in responses]
     for body in bodies:
-        assert secret_run not in body and SECRET_TEXT not in body
+        assert secret_run not in body and SECRET_TEXT not in body and SECRET_BATCH not in body
 
 
 def test_a_viewer_of_the_dag_reads_the_same_run(store):
