@@ -9,7 +9,10 @@ import sqlite3
 
 import pytest
 
+from airflow.sdk.exceptions import AirflowException
+
 from airflow_test_support import set_connection, task_states, xcoms
+from llmcompiler_provider.batch import BatchOptions, Prices
 from llmcompiler_provider.store import get_batch, get_run, list_runs
 from tests.batch.planning_server import PlanningServer
 
@@ -102,15 +105,26 @@ def test_the_connections_prices_cost_each_run_and_stop_the_batch_at_max_cost(run
     assert task_states(dag_run)[("answer_all", -1)] == "success"
 
 
-def test_max_cost_without_prices_in_the_connection_fails_with_how_to_set_them(run_dag, planning_server):
-    dag_run = run_dag("llmcompiler_batch_priced")
-    assert task_states(dag_run)[("answer_all", -1)] == "failed"
-    assert get_batch_or_none(dag_run) is None  # nothing ran
+@pytest.mark.parametrize(
+    ("extra", "prices"),
+    [
+        ({"prices": {"scripted": {"input_per_million": 1, "output_per_million": 2}}}, Prices(1.0, 2.0)),
+        ({"prices": {"input_per_million": 0.5}}, Prices(0.5, 0.0)),  # one price for every model
+        ({"prices": {"another-model": {"input_per_million": 1}}}, None),
+        ({}, None),
+    ],
+)
+def test_the_prices_of_the_connections_model(extra, prices):
+    from llmcompiler_provider.hooks.llm import prices_from_extra
+
+    assert prices_from_extra(extra, "scripted") == prices
 
 
-def get_batch_or_none(dag_run):
-    pushed = xcoms(dag_run, "answer_all")
-    return get_batch(pushed["llmcompiler_batch_id"]) if "llmcompiler_batch_id" in pushed else None
+def test_max_cost_without_prices_for_the_model_says_how_to_give_them():
+    from llmcompiler_provider.operators.batch import _with_prices
+
+    with pytest.raises(AirflowException, match=r'"prices": \{"MODEL"'):
+        _with_prices(BatchOptions(max_cost=1.0, prices=Prices()), None, "scripted")
 
 
 def test_a_deferred_batch_runs_on_the_remote_cluster_and_reports_from_the_store(
