@@ -22,13 +22,10 @@ import json
 import os
 import random
 import re
-import sys
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
-
-import cloudpickle
 
 from llmcompiler_provider.tools.registry import Toolset
 
@@ -174,5 +171,3 @@ def call_service(tool: str, key: str, ms: int, inputs: int = 0) -> str:
     with urllib.request.urlopen(f"{base.rstrip('/')}/bench/tool?{query}", timeout=TOOL_TIMEOUT_S + ms / 1000) as response:
         return json.loads(response.read())["result"]
 
-
-cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers may lack benchmarks/ on their path
