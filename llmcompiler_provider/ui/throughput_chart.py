@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmcompiler_provider.ui import formatting, svg
-from llmcompiler_provider.ui.trend_charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, time_axes, time_ticks
+from llmcompiler_provider.ui.trend_charts import HEIGHT, WIDTH, plot_scales, time_axes, time_ticks
 
 MINUTE = 60.0
 MAX_BARS = 120  # a longer batch gets buckets of several minutes
@@ -48,13 +48,7 @@ def render_throughput_chart(outcomes: list[dict[str, Any]]) -> str:
     t_low, t_high = bars[0].start, bars[-1].start + width
     y_ticks = svg.ticks(0.0, max(b.finished for b in bars) * per_minute or 1.0, 5)
     y_high = y_ticks[-1] or 1.0
-    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def x_of(t: float) -> float:
-        return LEFT + (t - t_low) / (t_high - t_low) * plot_width
-
-    def y_of(v: float) -> float:
-        return TOP + plot_height - v / y_high * plot_height
+    x_of, y_of = plot_scales(t_low, t_high, y_high)
 
     body = time_axes(y_ticks, y_of, time_ticks(t_low, t_high), x_of, unit="runs/min")
     bar_width = max(1.0, x_of(t_low + width) - x_of(t_low) - 1.0)

@@ -55,6 +55,21 @@ def time_ticks(low: float, high: float) -> list[tuple[float, str]]:
     return [(t, label(t)) for t in range(int(first), int(high) + 1, step)]
 
 
+def plot_scales(t_low: float, t_high: float, y_high: float) -> tuple[Callable[[float], float],
+                                                                   Callable[[float], float]]:
+    """Epoch seconds -> x, and a value from 0 to ``y_high`` -> y, in the plot area of a ``WIDTH`` by
+    ``HEIGHT`` chart (margins included)."""
+    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x_of(t: float) -> float:
+        return LEFT + (t - t_low) / (t_high - t_low) * plot_width
+
+    def y_of(v: float) -> float:
+        return TOP + plot_height - v / y_high * plot_height
+
+    return x_of, y_of
+
+
 def time_axes(
     y_ticks: list[float],
     y_of: Callable[[float], float],
@@ -93,13 +108,7 @@ def render_trend_chart(points: list[dict[str, Any]], metric: TrendMetric, *, cha
         t_low, t_high = t_low - 30, t_high + 30
     y_ticks = svg.ticks(0.0, max(p[1] for p in values) or 1.0, 5)
     y_high = y_ticks[-1] or 1.0
-    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def x_of(t: float) -> float:
-        return LEFT + (t - t_low) / (t_high - t_low) * plot_width
-
-    def y_of(v: float) -> float:
-        return TOP + plot_height - v / y_high * plot_height
+    x_of, y_of = plot_scales(t_low, t_high, y_high)
 
     body = time_axes(y_ticks, y_of, time_ticks(t_low, t_high), x_of, unit=metric.unit)
     legend_y = HEIGHT + 4
