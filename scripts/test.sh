@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 export AIRFLOW_HOME="$PWD/test-artifacts/airflow_home"   # tests never touch the main job's Airflow home
 mkdir -p test-artifacts
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -p no:cacheprovider --durations=25 "$@"

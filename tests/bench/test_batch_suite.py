@@ -4,6 +4,8 @@ Airflow comparison under a real deployment (slow)."""
 
 from __future__ import annotations
 
+import os
+
 import json
 import subprocess
 import sys
@@ -104,6 +106,9 @@ def _settings() -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("LLMCOMPILER_BENCH_AIRFLOW_TESTS"),
+                    reason="starts a whole Airflow deployment for the benchmark's own comparison (about 100 s; "
+                           "tests/deployment proves the deployment): set LLMCOMPILER_BENCH_AIRFLOW_TESTS=1")
 def test_mapped_operator_tasks_under_a_real_airflow_answer_every_prompt(tmp_path):
     """The Airflow comparison on its own: 3 prompts as mapped tasks under the LocalExecutor and PostgreSQL."""
     from benchmarks.batch_airflow import airflow_phase
