@@ -39,14 +39,15 @@ mkdir -p test-artifacts
 if [ $# -eq 0 ]; then
   # the code that meets those libraries (Dask, Airflow, SQLAlchemy, openai, pyarrow); the run loop's own
   # tests (tests/agent, the local model) add little there and minutes to CI
-  # (the batch operator's and the deployment's batch and tracing tests add Airflow runs, not versions)
+  # (the batch operator's extra Airflow runs add runs, not versions; the real deployment tier, about 4
+  # minutes, runs in the main tier only, so CI stays under 30 minutes: `scripts/test-versions.sh lowest
+  # tests/deployment` runs it on the lowest versions)
   batch_operator=tests/airflow/test_airflow_batch_operator.py
   set -- tests/execution tests/distributed tests/agent/test_bad_input.py tests/batch tests/store \
-    tests/llm/test_llm_openai.py tests/llm/test_llm_admission_dask.py tests/airflow tests/deployment \
+    tests/llm/test_llm_openai.py tests/llm/test_llm_admission_dask.py tests/airflow \
     tests/ui/test_ui_airflow.py tests/security/test_sql_tool_read_only.py \
     --deselect "$batch_operator::test_the_nightly_batch_dag_answers_its_file_of_prompts_with_the_local_model" \
     --deselect "$batch_operator::test_a_failed_prompt_fails_the_task_and_a_rerun_of_the_batch_plans_only_it" \
-    --deselect "$batch_operator::test_the_connections_prices_cost_each_run_and_stop_the_batch_at_max_cost" \
-    --ignore tests/deployment/test_deployment_batch.py --ignore tests/deployment/test_deployment_tracing.py
+    --deselect "$batch_operator::test_the_connections_prices_cost_each_run_and_stop_the_batch_at_max_cost"
 fi
 exec "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
