@@ -66,8 +66,8 @@ def test_a_batch_killed_half_way_resumes_without_planning_finished_prompts_again
                             "--toolset", "tests.batch.batch_tools:tools", "--max-active-runs", "2")
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment())
     try:
-        deadline = time.time() + 180
-        while len(batch_prompt_states("killed-1", sqlite_url)) < n // 2 and time.time() < deadline:
+        deadline = time.monotonic() + 180
+        while len(batch_prompt_states("killed-1", sqlite_url)) < n // 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         first.send_signal(signal.SIGKILL)
     finally:
