@@ -116,11 +116,11 @@ class LLMCompilerRun:
             result.status, result.error = "cancelled", str(exc)
             self._keep_unfinished_iteration()
         except Exception as exc:  # every failure is recorded with its cause
-            result.status, result.error = "failed", _error_text(exc)
+            result.status, result.error = "failed", error_text(exc)
             self._keep_unfinished_iteration()
         except BaseException as exc:  # interrupted from outside (Ctrl-C, an Airflow task timeout): cancel, record, re-raise
             self.cancel()
-            result.status, result.error = "cancelled", f"interrupted: {_error_text(exc)}"
+            result.status, result.error = "cancelled", f"interrupted: {error_text(exc)}"
             self._keep_unfinished_iteration()
             raise
         finally:
@@ -316,7 +316,7 @@ def record_run(result: RunResult, store_url: str | None, *, strict: bool = False
     result.metrics_saved, result.metrics_error = save_run_safely(result, store_url, strict=strict)
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """What a failed run records: the message, after the exception's type unless the message is one
     of this project's clear sentences."""
     text = str(exc).strip() or type(exc).__name__

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig
+from llmcompiler_provider.agent.run import LLMCompilerRun, RunConfig, error_text
 from llmcompiler_provider.batch.options import BatchOptions
 from llmcompiler_provider.batch.output_files import OutputWriter
 from llmcompiler_provider.batch.prompt_files import ReadablePath
@@ -348,10 +348,6 @@ class _Ticker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-
-
-def error_text(exc: BaseException) -> str:
-    return one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else exc)
 
 
 def run_batch(prompts: Iterable[BatchPrompt], **kwargs: Any) -> BatchSummary:
