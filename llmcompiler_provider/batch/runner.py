@@ -139,29 +139,34 @@ class BatchRunner:
         return summary
 
     def _run_all(self, done: dict[str, str]) -> None:
-        """Every prompt: taken from the checkpoint, or run with at most ``max_active_runs`` in flight."""
+        """Every prompt: taken from the checkpoint, or run with at most ``max_active_runs`` in flight.
+        A finished run's thread future is not kept (a batch of 10,000 would keep 10,000): only an
+        error escaping ``_run_one``, a bug there, which is raised once the runs in flight end."""
         slots = threading.BoundedSemaphore(self.options.max_active_runs)
-        runs: list[Future] = []
+        bugs: list[BaseException] = []
+
+        def finished(future: Future) -> None:
+            slots.release()
+            if future.exception() is not None:
+                bugs.append(future.exception())
+
         with ThreadPoolExecutor(self.options.max_active_runs, thread_name_prefix="llmcompiler-batch") as pool:
             try:
-                self._start_all(pool, slots, runs, done)
+                self._start_all(pool, slots, finished, done)
             except BaseException:
                 self.cancel()  # before the pool waits for the runs in flight
                 raise
-            for future in runs:
-                future.result()  # _run_one records its own failures; this surfaces a bug in it
+        if bugs:
+            raise bugs[0]
 
-    def _start_all(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore, runs: list[Future],
-                   done: dict[str, str]) -> None:
+    def _start_all(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore,
+                   finished: Callable[[Future], None], done: dict[str, str]) -> None:
         for prompt in self.prompts:
             earlier = self._stored_run(done.get(prompt.id))
             if earlier is not None:
                 self._finish(prompt, earlier, resumed=True)
                 continue
-            while not slots.acquire(timeout=0.5):
-                if self._cancelled.is_set():
-                    break
-            if self._cancelled.is_set():
+            if not self._take_slot(slots):
                 self._finish_unrun(prompt, "cancelled", "the batch was cancelled before this prompt started")
                 continue
             reason = self._budget_reached()
@@ -171,9 +176,17 @@ class BatchRunner:
                 continue
             with self._lock:
                 self.summary.in_flight += 1
-            future = pool.submit(self._run_one, prompt)
-            future.add_done_callback(lambda _f: slots.release())
-            runs.append(future)
+            pool.submit(self._run_one, prompt).add_done_callback(finished)
+
+    def _take_slot(self, slots: threading.BoundedSemaphore) -> bool:
+        """Wait for a free slot; False (holding none) once the batch is cancelled, so the prompts left
+        are recorded at once rather than each after a wait."""
+        while not self._cancelled.is_set():
+            if slots.acquire(timeout=0.5):
+                if not self._cancelled.is_set():
+                    return True
+                slots.release()
+        return False
 
     def _run_one(self, prompt: BatchPrompt) -> None:
         config = replace(self.config, **self._sharing())

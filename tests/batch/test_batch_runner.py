@@ -129,3 +129,24 @@ def test_identical_tool_calls_of_different_prompts_run_once(planning_server, das
     assert summary.succeeded == 4
     assert sorted(batch_tools.LOOKUPS) == ["own 0", "own 1", "own 2", "own 3", "shared"]
     assert (summary.tool_calls, summary.tool_calls_deduplicated) == (8, 3)
+
+
+@pytest.mark.timeout(60)
+def test_cancelling_a_batch_records_every_prompt_left_at_once(dask_client, sqlite_url):
+    """Cancelled with 198 prompts still to start, the batch records each of them as cancelled without
+    waiting for a slot per prompt (it once waited half a second for each: 99 s here)."""
+    import threading
+
+    from tests.batch import batch_tools
+
+    batch = [BatchPrompt(id=f"q{i}", prompt=f"question {i}", plan='1. pause(5)\n2. join()\n') for i in range(200)]
+    runner = BatchRunner(batch, llm=None, client=dask_client,
+                         config=RunConfig(store_url=sqlite_url, toolset=batch_tools.tools),
+                         options=BatchOptions(max_active_runs=2, share_tool_calls=False))
+    threading.Timer(1.0, runner.cancel).start()
+    summary = runner.execute()
+
+    assert (summary.status, summary.succeeded, summary.failed) == ("cancelled", 0, 200)
+    assert summary.error == "the batch was cancelled" and summary.in_flight == 0
+    assert sorted(summary.failed_ids) == sorted(p.id for p in batch)
+    assert get_batch(summary.batch_id, sqlite_url).failed == 200
