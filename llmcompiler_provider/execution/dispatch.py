@@ -220,14 +220,20 @@ class Dispatcher:
         return alone + rest, new
 
     def _read_shared(self, task: Task, identity: Hashable, call: SharedCall, future: Any) -> None:
-        """Let ``task`` read the result of the shared ``call`` (``future``: a reference of this run's)."""
-        if call.unit in self.futures:  # already read by another task of this run
-            future.release()
+        """Let ``task`` read the result of the shared ``call`` (``future``: a reference of this run's),
+        or take it from the call's observation once it is settled (``future`` is None: no Dask task)."""
+        if call.observation is not None:
+            self.unit_plan.give(task, call.observation.value)
+            self.unit_plan.producer[task.id] = call.unit  # its record names the unit that computed it
+            self._answered[task.id] = replace(call.observation)
         else:
-            self.futures[call.unit] = future
-        self.unit_plan.carry(task, call.unit, call.id)
-        self._identities[task.id] = identity
-        self._shared_units.add(call.unit)
+            if call.unit in self.futures:  # already read by another task of this run
+                future.release()
+            else:
+                self.futures[call.unit] = future
+            self.unit_plan.carry(task, call.unit, call.id)
+            self._identities[task.id] = identity
+            self._shared_units.add(call.unit)
         self.sources[task.id] = "batch"
         self.queued[task.id] = time.time()
         if self.first_dispatch is None:
@@ -282,6 +288,7 @@ class Dispatcher:
         fetched in one round trip."""
         observations: dict[int, Observation] = {}
         to_fetch = []
+        sent_ahead: set[str] = set()
         for key, future in self.futures.items():
             if future.status == "finished":
                 results = self.inbox.take(key)
@@ -289,6 +296,7 @@ class Dispatcher:
                     to_fetch.append(future)
                 else:
                     observations.update(results)
+                    sent_ahead.add(key)
                 continue
             cause = _future_error(future) if future.status != "pending" else "cancelled before it finished"
             for task_id, producer in self.producer.items():
@@ -299,22 +307,27 @@ class Dispatcher:
                 observations.update(results)
         observations.update(self._answered)
         if self.unit_plan.carried:
-            self._read_carried(observations)
+            self._read_carried(observations, sent_ahead)
         self._learn_cpu(observations)
         if self._to_cache:
             self._put_in_cache(observations)
         return observations
 
-    def _read_carried(self, observations: dict[int, Observation]) -> None:
+    def _read_carried(self, observations: dict[int, Observation], sent_ahead: set[str]) -> None:
         """Give each shared call's observation its task id in this run (it came under the id it has in
-        its unit), drop those other ids, and stop sharing a call that failed (a later run tries again)."""
+        its unit), drop those other ids, and stop sharing a call that failed (a later run tries again).
+        A call that succeeded in a unit whose results were small enough to be sent ahead is settled:
+        its entry keeps the observation, so the cluster can forget the unit (``SharedCalls.settle``)."""
         for task_id, carried_id in self.unit_plan.carried.items():
             obs = observations.get(carried_id)
             if obs is None:
                 continue
             observations[task_id] = obs
+            unit = self.producer[task_id]
             if obs.status == "failed":
-                self.shared_calls.discard(self._identities[task_id], self.producer[task_id])
+                self.shared_calls.discard(self._identities[task_id], unit)
+            elif obs.ok and unit in sent_ahead:
+                self.shared_calls.settle(self._identities[task_id], unit, obs)
         for carried_id in set(self.unit_plan.carried.values()):
             observations.pop(carried_id, None)
 

@@ -15,6 +15,14 @@ The task id of a shared call inside its unit is one this object hands out (``nex
 so it is never a plan's own id); each run maps it to its own task id (``UnitPlan.carry``), so the
 runs' plans need not agree on numbering, and a run may read one call of a unit of several.
 
+Once a shared call has succeeded and its unit's results were small enough to be sent ahead of
+its completion (``execution/inbox.py``: ``PUSH_LIMIT`` pickled), the first run to read them
+*settles* the entry (``settle``): it keeps the observation itself and releases its future, so the
+scheduler and the workers forget the unit once the runs reading it let go, and later runs are
+answered from the entry with no Dask task at all. A batch of 10,000 prompts would otherwise keep
+every shared unit on the cluster until it ends (about 16 KB per prompt here, growing without end);
+a settled entry costs only its result. A larger result stays on its worker, behind the future.
+
 The entries are an LRU of at most ``max_entries``: an evicted entry's future is released (the
 runs that took a reference keep theirs until they release them). A call that failed is dropped
 (``discard``) so that a later run tries it again, and so is a future Dask reports as cancelled or
@@ -28,12 +36,13 @@ import itertools
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Hashable, Iterator
 
+from llmcompiler_provider.execution.tool_calls import Observation
 from llmcompiler_provider.plan.ir import Task, call_key
 
-#: calls a batch keeps sharing at most (each holds a Dask future, so its result stays on the cluster)
+#: calls a batch keeps sharing at most (a settled one holds its result; one that is not, a Dask future)
 DEFAULT_MAX_ENTRIES = 20_000
 
 #: the future states after which an entry is no longer shared (``lost`` is being computed again)
@@ -42,12 +51,19 @@ _DEAD = frozenset({"error", "cancelled"})
 
 @dataclass(frozen=True)
 class SharedCall:
-    """One shared call: the Dask task computing it and the id its result carries in that task's results."""
+    """One shared call: the Dask task computing it and the id its result carries in that task's
+    results; once settled, its observation instead of the future."""
 
     id: int  # negative: the id of the call inside its unit's results
-    unit: str  # the Dask key of the unit computing it
+    unit: str  # the Dask key of the unit that computed it
     run_id: str  # the run that submitted it
-    future: Any  # this object's own reference to the unit's future
+    future: Any = None  # this object's own reference to the unit's future, until settled
+    observation: Observation | None = None  # the call's successful observation, once settled
+
+    def let_go(self) -> None:
+        """Release this entry's reference to its unit (nothing, once settled)."""
+        if self.future is not None:
+            self.future.release()
 
 
 def shared_identity(fn: Callable[..., Any], task: Task) -> Hashable | None:
@@ -69,8 +85,8 @@ class SharedCalls:
     """The shareable calls of one batch: their futures, by call, thread-safe, at most ``max_entries``.
 
     ``hits`` counts the calls answered by an entry, ``misses`` the calls registered to be
-    computed, ``evicted`` the entries dropped to stay within ``max_entries``, ``discarded`` those
-    dropped because the call failed."""
+    computed, ``settled`` the entries that now hold their result, ``evicted`` the entries dropped
+    to stay within ``max_entries``, ``discarded`` those dropped because the call failed."""
 
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         if max_entries < 1:
@@ -78,6 +94,7 @@ class SharedCalls:
         self.max_entries = max_entries
         self.hits = 0
         self.misses = 0
+        self.settled = 0
         self.evicted = 0
         self.discarded = 0
         self._entries: OrderedDict[Hashable, SharedCall] = OrderedDict()
@@ -95,14 +112,19 @@ class SharedCalls:
             yield
 
     def take(self, identity: Hashable, client: Any) -> tuple[SharedCall, Any] | None:
-        """The shared call ``identity`` and a new reference to its future (the caller releases it),
-        counted as a hit; None when there is none to share on ``client``."""
+        """The shared call ``identity`` and a new reference to its future (the caller releases it), or
+        None for the future of a settled call (its ``observation`` is the answer), counted as a hit;
+        None when there is none to share on ``client``."""
         from distributed import Future
 
         with self._lock:
             call = self._entries.get(identity)
             if call is None:
                 return None
+            if call.observation is not None:
+                self._entries.move_to_end(identity)
+                self.hits += 1
+                return call, None
             if call.future.status in _DEAD:
                 self._drop(identity)
                 return None
@@ -123,13 +145,25 @@ class SharedCalls:
         with self._lock:
             previous = self._entries.pop(identity, None)
             if previous is not None:
-                previous.future.release()
+                previous.let_go()
             self._entries[identity] = call
             self.misses += 1
             while len(self._entries) > self.max_entries:
                 _, evicted = self._entries.popitem(last=False)
-                evicted.future.release()
+                evicted.let_go()
                 self.evicted += 1
+
+    def settle(self, identity: Hashable, unit: str, observation: Observation) -> None:
+        """Keep the successful ``observation`` of the call of ``unit`` and let go of its future: later
+        runs are answered from it, and the cluster may forget the unit (call it only for results
+        small enough to keep in this process)."""
+        with self._lock:
+            call = self._entries.get(identity)
+            if call is None or call.unit != unit or call.observation is not None:
+                return
+            self._entries[identity] = replace(call, future=None, observation=observation)
+            call.let_go()
+            self.settled += 1
 
     def discard(self, identity: Hashable, unit: str) -> None:
         """Stop sharing the call of ``unit`` (it failed): a later run computes it again."""
@@ -140,13 +174,13 @@ class SharedCalls:
                 self.discarded += 1
 
     def _drop(self, identity: Hashable) -> None:
-        self._entries.pop(identity).future.release()
+        self._entries.pop(identity).let_go()
 
     def close(self) -> None:
         """Release every future (the batch is over)."""
         with self._lock:
             for call in self._entries.values():
-                call.future.release()
+                call.let_go()
             self._entries.clear()
 
     def __getstate__(self) -> Any:

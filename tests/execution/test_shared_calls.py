@@ -210,3 +210,34 @@ def test_starting_a_fresh_attempt_lets_go_of_shared_calls_without_cancelling_the
     records = {r.id: r for r in second.records(second.wait(timeout=60), graph)}
     assert records[1].status == "success" and records[1].source == "batch"
     assert executions(tmp_path / "r") == 1
+
+
+def test_a_finished_small_shared_call_leaves_the_cluster_and_still_answers_later_runs(threaded_client, tmp_path):
+    """A batch must not keep every shared unit on the cluster until it ends: a call whose unit's results
+    were sent ahead is settled (its entry keeps the observation, the cluster forgets the unit); a larger
+    result stays on its worker behind the entry's future. Later runs are answered either way."""
+    from llmcompiler_provider.execution.inbox import PUSH_LIMIT
+
+    shared = SharedCalls()
+    small = f'1. shared_count("{tmp_path / "s"}", 0, "small")\n2. echo("got $1")\n3. join()'
+    big = f'1. shared_count("{tmp_path / "b"}", 0, "{"x" * PUSH_LIMIT}")\n2. join()'
+    first_small, first_big = (make_run(threaded_client, plan, shared).execute() for plan in (small, big))
+    assert (first_small.status, first_big.status) == ("success", "success")
+    assert (shared.settled, len(shared)) == (1, 2)
+    units = [tasks_of(first_small)[1].unit, tasks_of(first_big)[1].unit]
+
+    def on_cluster(dask_scheduler, keys):
+        return [key for key in keys if key in dask_scheduler.tasks]
+
+    deadline = time.monotonic() + 30
+    while threaded_client.run_on_scheduler(on_cluster, keys=units) != units[1:]:
+        assert time.monotonic() < deadline, "the settled unit stayed on the cluster (or the large one left it)"
+        time.sleep(0.05)
+
+    again_small, again_big = (make_run(threaded_client, plan, shared).execute() for plan in (small, big))
+    read_small, read_big = tasks_of(again_small), tasks_of(again_big)
+    assert (read_small[1].source, read_small[1].unit, read_small[1].attempts) == ("batch", units[0], 0)
+    assert read_small[2].result == "got counted small"  # the settled value reaches the call reading it
+    assert (read_big[1].source, read_big[1].unit, read_big[1].status) == ("batch", units[1], "success")
+    assert (executions(tmp_path / "s"), executions(tmp_path / "b")) == (1, 1) and shared.hits == 2
+    shared.close()
