@@ -10,11 +10,11 @@ unit, and cheap to pickle on purpose.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import pickle
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -160,14 +160,20 @@ def render(value: Any) -> str:
 
 
 def is_coroutine_call(call: Call) -> bool:
+    fn = call.fn
     try:
-        return _is_coroutine_function(call.fn)
-    except TypeError:  # a callable object that cannot be hashed (a tool instance without __hash__)
-        return asyncio.iscoroutinefunction(call.fn)
+        return _coroutine_functions[fn]
+    except KeyError:
+        answer = _coroutine_functions[fn] = asyncio.iscoroutinefunction(fn)
+        return answer
+    except TypeError:  # a callable that cannot be hashed or weakly referenced (a tool instance)
+        return asyncio.iscoroutinefunction(fn)
 
 
-#: asked for every call of every unit, of the same few tools (bounded: tools made per run come and go)
-_is_coroutine_function = functools.lru_cache(maxsize=4096)(asyncio.iscoroutinefunction)
+#: asked for every call of every unit, of the same few tools. Weak keys: a tool of a module shipped
+#: by value arrives as a new function object with every unit (``pack_calls``), and a cache that kept
+#: them (an ``lru_cache`` of 4,096 did) held thousands of copies of the same few functions
+_coroutine_functions: "weakref.WeakKeyDictionary[Callable[..., Any], bool]" = weakref.WeakKeyDictionary()
 
 
 def pack_calls(calls: list[Call]) -> bytes:

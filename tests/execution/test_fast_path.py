@@ -139,3 +139,24 @@ def test_a_tool_module_registered_by_value_runs_on_workers_that_cannot_import_it
     observations = dispatcher.wait(timeout=120)
     assert observations[1].ok, observations[1].error
     assert observations[1].value == "HELLO!"
+
+
+def test_workers_keep_no_copies_of_a_tool_shipped_by_value_once_its_units_end(
+    process_client, module_only_this_process_can_import
+):
+    """Each unit brings its own copy of a tool shipped by value; a worker must let go of it with the
+    unit (a cache keyed by function once kept 4,096 copies per worker)."""
+    toolset = module_only_this_process_can_import.private
+    for i in range(24):
+        _, dispatcher = _dispatch(process_client, toolset, f'1. shout("call {i}")\n2. join()', f"copies{i}")
+        assert dispatcher.wait(timeout=120)[1].value == f"CALL {i}!"
+        dispatcher.release()
+
+    def copies_of_shout():
+        import gc
+        import types
+
+        gc.collect()
+        return sum(isinstance(o, types.FunctionType) and o.__qualname__ == "shout" for o in gc.get_objects())
+
+    assert max(process_client.run(copies_of_shout).values()) <= 1
