@@ -178,6 +178,8 @@ class _RunFacts(_Record):
     timings: Timings = Field(default_factory=Timings)
     batch_id: str | None = Field(None, description="the batch the run belongs to")
     prompt_id: str | None = Field(None, description="the prompt's id within its batch")
+    cost: float | None = Field(None, description="what the run's tokens cost at the model's prices (None: no "
+                                                 "prices given: RunConfig.prices, the LLM connection's extra)")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -24,6 +24,7 @@ from llmcompiler_provider.plan.ir import TaskGraph
 from llmcompiler_provider.results import AirflowIdentity, ClusterInfo, PlanIteration, RunResult, preview
 from llmcompiler_provider.store.location import NO_STORE
 from llmcompiler_provider.llm import ChatModel, LLMError
+from llmcompiler_provider.llm.prices import Prices
 from llmcompiler_provider.tools.registry import Toolset, ToolsetNotFound, load_toolset
 from llmcompiler_provider.tracing import emit_run_trace
 
@@ -58,6 +59,8 @@ class RunConfig:
     #: where tools with a ``cache_ttl`` keep their results; None: the store's tool cache when the toolset has
     #: such a tool and a store is configured (``agent.result_cache.result_cache_for``)
     result_cache: ResultCache | None = None
+    #: the model's token prices: the run records what its tokens cost (``RunResult.cost``); None: no cost
+    prices: Prices | None = None
 
 
 class LLMCompilerRun:
@@ -290,6 +293,9 @@ class LLMCompilerRun:
             result.planner_model = self.llm.model_name
 
     def _record(self) -> None:
+        if self.config.prices is not None:
+            tokens = self.result.tokens
+            self.result.cost = self.config.prices.cost(tokens.prompt, tokens.completion)
         record_run(self.result, self.config.store_url, strict=self.config.store_strict)
 
 

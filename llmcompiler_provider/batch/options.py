@@ -5,19 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from llmcompiler_provider.llm.prices import Prices
+
 #: the LLM backend's options that limit requests to its endpoint (llm/admission.py)
 REQUEST_LIMITS = ("max_concurrent_requests", "requests_per_minute", "tokens_per_minute")
-
-
-@dataclass(frozen=True)
-class Prices:
-    """What the model's tokens cost, in any currency unit per million tokens."""
-
-    input_per_million: float = 0.0
-    output_per_million: float = 0.0
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
 
 
 @dataclass(frozen=True)

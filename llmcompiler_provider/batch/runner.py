@@ -189,7 +189,7 @@ class BatchRunner:
         return False
 
     def _run_one(self, prompt: BatchPrompt) -> None:
-        config = replace(self.config, **self._sharing())
+        config = replace(self.config, prices=self.options.prices, **self._sharing())
         run = LLMCompilerRun(prompt.prompt, plan=prompt.plan, llm=self._llm, config=config, client=self.client,
                              cluster_info=self._cluster_info)
         run.result.batch_id, run.result.prompt_id = self.batch_id, prompt.id
@@ -214,9 +214,9 @@ class BatchRunner:
 
     # bookkeeping ---------------------------------------------------------------------------
     def _finish(self, prompt: BatchPrompt, result: RunResult, *, resumed: bool) -> None:
-        prices = self.options.prices
-        tokens = result.tokens
-        cost = prices.cost(tokens.prompt, tokens.completion) if prices is not None else None
+        prices, tokens, cost = self.options.prices, result.tokens, result.cost
+        if cost is None and prices is not None:  # a run stored without its cost, or one that never ran
+            cost = prices.cost(tokens.prompt, tokens.completion)
         item = BatchItem(id=prompt.id, status=result.status, answer=result.answer, run_id=result.run_id,
                          error=result.error, prompt_tokens=tokens.prompt, completion_tokens=tokens.completion,
                          cost=cost, wall_s=result.timings.wall_s, resumed=resumed)

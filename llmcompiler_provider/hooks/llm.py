@@ -19,7 +19,7 @@ from llmcompiler_provider.hooks.forms import (
     PYDANTIC_AI_CONN_TYPE,
     extra_value,
 )
-from llmcompiler_provider.batch.options import Prices
+from llmcompiler_provider.llm.prices import Prices
 from llmcompiler_provider.llm.settings import LOCAL, OPENAI, LLMSettings, openai_option_names
 
 MODEL_KEY = "model"

@@ -107,6 +107,8 @@ class LLMCompilerOperator(LLMCompilerBaseOperator):
             self._fail_before_start(context, run_id, config, f"the tools could not be loaded: {cause(exc)}")
         try:
             settings = self._llm_settings()
+            if settings is not None:  # the run records what its tokens cost at the connection's prices
+                config.prices = self.llm_hook.get_prices(settings.model)
         except Exception as exc:
             self._fail_before_start(context, run_id, config, llm_failure(exc))
         if self.deferrable:

@@ -113,7 +113,8 @@ def run_row(result: RunResult, saved_at: datetime) -> Run:
         **{name: getattr(timings, name) for name in TIMING_COLUMNS},
         answer=clean_text(result.answer),
         metrics={"timings": timings.model_dump(mode="json"),
-                 "counts": {"shared_calls": counts.shared_calls, "cache_hits": counts.cache_hits}},
+                 "counts": {"shared_calls": counts.shared_calls, "cache_hits": counts.cache_hits},
+                 "cost": result.cost},
         saved_at=saved_at,
         batch_id=clean_text(result.batch_id, 64),
         prompt_id=clean_text(result.prompt_id, 200),
@@ -207,6 +208,7 @@ def _facts(run: Run) -> dict[str, Any]:
         "timings": Timings.model_validate((run.metrics or {}).get("timings") or {}),
         "batch_id": run.batch_id,
         "prompt_id": run.prompt_id,
+        "cost": (run.metrics or {}).get("cost"),
     }
 
 

@@ -88,6 +88,7 @@ def _figures(run: RunResult) -> list[Figure]:
         Figure("GPU-slot utilization", percent(timings.gpu_slot_utilization), "busy GPU-slot time"),
         Figure("Tasks", count(counts.tasks), f"{counts.failed_tasks} failed, {counts.replans} replans"),
         Figure("Tokens", count(tokens.total), f"{count(tokens.prompt)} prompt + {count(tokens.completion)} completion"),
+        Figure("Cost", formatting.money(run.cost), "from the model's prices"),
         Figure("Cluster", f"{cluster.workers} workers · {cluster.gpu_slots} GPU slots",
                ", ".join(filter(None, cluster_facts))),
         Figure("Models", run.planner_model or formatting.MISSING, f"joiner: {run.joiner_model or formatting.MISSING}"),

@@ -103,6 +103,8 @@ def test_the_connections_prices_cost_each_run_and_stop_the_batch_at_max_cost(run
     tokens = summary["tokens"]
     assert summary["cost"] == pytest.approx((tokens["prompt"] * 1.0 + tokens["completion"] * 2.0) / 1e6)
     assert task_states(dag_run)[("answer_all", -1)] == "success"
+    (run,) = [get_run(r.run_id) for r in list_runs() if r.batch_id == summary["batch_id"]]
+    assert run.cost == pytest.approx(summary["cost"])  # recorded with the run, too
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from airflow_test_support import free_port, set_connection, task_states, xcoms
 from otlp_receiver import OTLPReceiver, otlp_env, run_tree
 
+from llmcompiler_provider.store import get_run
 from tests.batch.planning_server import PlanningServer
 
 pytestmark = pytest.mark.slow
@@ -27,7 +28,8 @@ def test_a_dag_run_sends_the_run_as_a_child_of_the_task_span(run_dag, monkeypatc
     endpoint = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: the joiner's call fails
     set_connection(monkeypatch, "llmcompiler_test_secret_llm", conn_type="llmcompiler_llm", host=endpoint,
                    password=API_KEY,
-                   extra={"model": "test-model", "max_retries": 0, "timeout": 5, "connect_timeout": 2})
+                   extra={"model": "test-model", "max_retries": 0, "timeout": 5, "connect_timeout": 2,
+                          "prices": {"test-model": {"input_per_million": 1.0, "output_per_million": 2.0}}})
     with OTLPReceiver() as collector:
         otlp_env(monkeypatch, collector, LLMCOMPILER_TRACE_CONTENT="true")
         with TracerProvider().get_tracer("test").start_as_current_span("worker.ask") as task_span:
@@ -50,6 +52,8 @@ def test_a_dag_run_sends_the_run_as_a_child_of_the_task_span(run_dag, monkeypatc
     assert [c.attributes["llmcompiler.llm.role"] for c in chats] == ["joiner"]
     assert chats[0].name == "chat test-model" and chats[0].status_code == 2
     assert API_KEY not in b"".join(collector.bodies).decode("latin-1")
+    stored = get_run(run_id)  # the run records its cost at the connection's prices
+    assert stored.cost == pytest.approx((stored.tokens.prompt + 2 * stored.tokens.completion) / 1e6)
 
 
 def test_a_batch_task_sends_its_batch_span_beneath_the_task_span_and_its_runs_beneath_it(run_dag, monkeypatch):

@@ -98,6 +98,20 @@ def test_the_token_budget_stops_new_prompts_and_records_the_rest_as_skipped(plan
     assert summary.status == "success"  # a budget is the user's choice, not a failure
 
 
+def test_each_run_records_its_cost_at_the_batchs_prices(planning_server, dask_client, sqlite_url, tmp_path):
+    from llmcompiler_provider.llm.prices import Prices
+
+    out = tmp_path / "rows.jsonl"
+    summary = run(prompts(2), planning_server, dask_client, sqlite_url, prices=Prices(1.0, 2.0), output=out)
+
+    for row in rows(out):
+        stored = get_run(row["run_id"], sqlite_url)
+        assert stored.tokens.total > 0
+        assert stored.cost == pytest.approx((stored.tokens.prompt + 2 * stored.tokens.completion) / 1e6)
+        assert row["cost"] == pytest.approx(stored.cost)
+    assert summary.cost == pytest.approx(sum(row["cost"] for row in rows(out)))
+
+
 def test_a_batch_without_a_store_runs_but_cannot_resume(planning_server, dask_client, tmp_path):
     out = tmp_path / "rows.jsonl"
     summary = run(prompts(2), planning_server, dask_client, "none", output=out)

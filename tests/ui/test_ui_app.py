@@ -89,6 +89,7 @@ def test_run_page_shows_plans_task_graphs_gantt_figures_errors_and_answer(client
     figures = dict(re.findall(r'<div class="label">([^<]+)</div><div class="value">([^<]+)</div>', page))
     assert figures["Wall time"] == "5.00 s" and figures["Tasks"] == "9" and figures["Tokens"] == "2,524"
     assert figures["Speedup"].endswith("×") and figures["Efficiency"].endswith("%")
+    assert figures["Cost"] == "0.0123"  # kept with the run in the store
     assert "task $5 fetch" in page and "connection refused" in page
     assert "depends on $5 fetch, which failed" in page
     assert "The Eiffel Tower (330 m) is taller" in page

@@ -97,6 +97,7 @@ def main_run() -> RunResult:
         airflow=AirflowIdentity(**MAIN_AIRFLOW),
         started=T0,
         finished=T0 + 5.0,
+        cost=0.0123,
         plans=[
             PlanIteration(iteration=0, text=FIRST_PLAN_TEXT, tasks=first_plan,
                           thought="look both heights up at once"),
