@@ -41,7 +41,8 @@ if [ $# -eq 0 ]; then
   # tests (tests/agent, the local model) add little there and minutes to CI, and so do the Airflow tests
   # whose work is the local model's (the example and batch DAGs under dag.test(), on_kill, repair, tracing:
   # the lowest Airflow is a patch release below the lock's), and the store's CLI and its 16-process
-  # concurrency test (the store's SQL is tested on the lowest SQLAlchemy by the other store tests)
+  # concurrency test (the store's SQL is tested on the lowest SQLAlchemy by the other store tests), and the
+  # UI plugin in a real api-server (about a minute)
   # (the batch operator's extra Airflow runs add runs, not versions; the real deployment tier, about 4
   # minutes, runs in the main tier only, so CI stays under 30 minutes: `scripts/test-versions.sh lowest
   # tests/deployment` runs it on the lowest versions)
@@ -52,8 +53,7 @@ if [ $# -eq 0 ]; then
     "$batch_operator" tests/airflow/test_airflow_connections.py tests/airflow/test_airflow_deferrable.py \
     tests/airflow/test_airflow_deferrable_default.py tests/airflow/test_airflow_embedded_cluster.py \
     tests/airflow/test_airflow_provider.py tests/airflow/test_airflow_secrets.py \
-    tests/airflow/test_airflow_sql_tool.py \
-    tests/ui/test_ui_airflow.py tests/security/test_sql_tool_read_only.py \
+    tests/airflow/test_airflow_sql_tool.py tests/security/test_sql_tool_read_only.py \
     --deselect "$batch_operator::test_the_nightly_batch_dag_answers_its_file_of_prompts_with_the_local_model" \
     --deselect "$batch_operator::test_a_failed_prompt_fails_the_task_and_a_rerun_of_the_batch_plans_only_it" \
     --deselect "$batch_operator::test_the_connections_prices_cost_each_run_and_stop_the_batch_at_max_cost"
