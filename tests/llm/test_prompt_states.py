@@ -4,11 +4,13 @@ answer is the same as without it, token for token."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from llmcompiler_provider.llm import prompt_states
 from llmcompiler_provider.llm.local import _fixed_opening, render_chat
-from llmcompiler_provider.llm.prompt_states import STATES_ENV, restore_prefix
+from llmcompiler_provider.llm import prompt_states
+from llmcompiler_provider.llm.prompt_states import MAX_FILES, STATES_ENV, restore_prefix
 
 
 @pytest.fixture
@@ -72,17 +74,21 @@ def test_a_damaged_state_file_is_evaluated_again_and_replaced(local_model, plann
     assert restore_prefix(llama, local_model.model_path, opening) == "loaded"
 
 
-def test_only_the_most_recently_used_states_are_kept(local_model, planner_messages, states, monkeypatch):
-    from llmcompiler_provider.llm import prompt_states
-
-    kept = 3  # not MAX_FILES: each opening is a prefill of the local model (about 2 s here)
-    monkeypatch.setattr(prompt_states, "MAX_FILES", kept)
+def test_only_the_most_recently_used_states_are_kept(local_model, planner_messages, states):
+    states.mkdir(parents=True)
+    for age in range(MAX_FILES):  # states of other openings, saved earlier (the oldest first)
+        older = states / f"older-{age}.state"
+        older.write_bytes(b"")
+        os.utime(older, (1_000_000 + age, 1_000_000 + age))
     llama = local_model.loaded.llama
     opening = _opening(local_model, planner_messages)
-    for extra in range(kept + 2):  # openings that differ in their last token
+    for extra in range(2):  # two new openings (each a prefill of the local model), differing in their last token
         _forget(local_model)
-        restore_prefix(llama, local_model.model_path, opening[:-1] + [opening[-1] + extra])
-    assert len(list(states.glob("*.state"))) == kept
+        assert restore_prefix(llama, local_model.model_path, opening[:-1] + [opening[-1] + extra]) == "evaluated"
+    kept = {path.name for path in states.glob("*.state")}
+    assert len(kept) == MAX_FILES
+    assert not kept & {"older-0.state", "older-1.state"}  # the two least recently used went
+    assert "older-2.state" in kept
 
 
 def test_short_openings_and_prompts_without_a_system_message_are_not_stored(local_model, states):
