@@ -223,8 +223,7 @@ class Dispatcher:
         """Let ``task`` read the result of the shared ``call`` (``future``: a reference of this run's),
         or take it from the call's observation once it is settled (``future`` is None: no Dask task)."""
         if call.observation is not None:
-            self.unit_plan.give(task, call.observation.value)
-            self.unit_plan.producer[task.id] = call.unit  # its record names the unit that computed it
+            self.unit_plan.give(task, call.observation.value, unit=call.unit)
             self._answered[task.id] = replace(call.observation)
         else:
             if call.unit in self.futures:  # already read by another task of this run

@@ -102,10 +102,13 @@ class UnitPlan:
         self.carried[task.id] = carried_id
         self.tasks[task.id] = task
 
-    def give(self, task: Task, value: Any) -> None:
-        """Record ``task``'s result, known without running it."""
+    def give(self, task: Task, value: Any, unit: str | None = None) -> None:
+        """Record ``task``'s result, known without running it (``unit``: the key of the unit that
+        computed it in another run, which its record names)."""
         self.given[task.id] = value
         self.tasks[task.id] = task
+        if unit is not None:
+            self.producer[task.id] = unit
 
     def clear(self) -> None:
         self.producer.clear()
